@@ -1,0 +1,42 @@
+# hpr — build, test, benchmark. `make help` lists the targets.
+GO      ?= go
+# The Podman bindings build statically only with these tags.
+TAGS    := remote containers_image_openpgp exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+export CGO_ENABLED := 0
+
+.PHONY: all build test unit integration vet bench demo engines clean help
+
+all: build
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## static bin/hpr
+	$(GO) build -trimpath -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o bin/hpr ./cmd/hpr
+
+vet: ## go vet, gofmt
+	$(GO) vet -tags "$(TAGS) integration" ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
+
+test: build ## unit tests, then integration tests on every engine of the harness, as the test user
+	TAGS="$(TAGS)" scripts/test.sh
+
+unit: ## unit tests only (no engines)
+	TAGS="$(TAGS)" scripts/test.sh unit
+
+integration: build ## integration tests only
+	TAGS="$(TAGS)" scripts/test.sh integration
+
+bench: build ## benchmarks on the harness engines → BENCHMARKS.md
+	TAGS="$(TAGS)" scripts/bench.sh
+
+engines: ## start the engine harness (as root)
+	scripts/engines.sh up
+
+demo: ## set up the engines if missing, build hpr, run examples/blog
+	scripts/demo.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,229 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/hostpersist/hpr/idmap"
+)
+
+// Sentinel errors. Backends wrap their client's errors so that callers can
+// branch with errors.Is.
+var (
+	// ErrNotFound: the image, container or volume does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrUnreachable: the endpoint did not answer (no socket, refused,
+	// timed out, daemon gone).
+	ErrUnreachable = errors.New("engine unreachable")
+	// ErrPermission: the endpoint exists but the caller may not use it.
+	ErrPermission = errors.New("permission denied")
+	// ErrUnsupported: the engine or its mode cannot do what was asked.
+	ErrUnsupported = errors.New("unsupported")
+	// ErrConflict: a container or image of that name already exists / is in use.
+	ErrConflict = errors.New("conflict")
+)
+
+// Labels hpr puts on everything it creates.
+const (
+	LabelProject = "io.hpr.project"
+	LabelVersion = "io.hpr.version"
+)
+
+// Info is what an engine says about itself.
+type Info struct {
+	// Endpoint is the URI the engine was reached at (unix:///run/...).
+	Endpoint string
+	// Local is true when the endpoint is a unix socket on this machine, so
+	// bind mounts of host paths are meaningful.
+	Local bool
+	// Facts are the facts idmap plans with (kind, rootless, userns-remap,
+	// versions, id maps).
+	Facts idmap.Engine
+	// Mode is Facts' mode.
+	Mode          idmap.Mode
+	OS            string
+	Arch          string
+	StorageDriver string
+}
+
+// Image is what hpr needs to know about a local image.
+type Image struct {
+	ID  string
+	Ref string
+	// User is the image config's USER, verbatim ("", "1000", "node:staff").
+	User       string
+	Env        []string
+	WorkingDir string
+	Entrypoint []string
+	Cmd        []string
+	Labels     map[string]string
+}
+
+// ImportOptions imports a root filesystem tarball as an image, like
+// `docker import`.
+type ImportOptions struct {
+	// Ref is the name:tag the image gets.
+	Ref string
+	// Tar is the uncompressed tar stream of the root filesystem.
+	Tar io.Reader
+	// Changes are Dockerfile instructions applied on import
+	// (`ENV PATH=...`, `CMD ["bash"]`, `USER 1000`).
+	Changes []string
+}
+
+// BuildOptions builds an image from a context directory. Backends never pull:
+// they check every FROM image exists first and fail with ErrNotFound naming
+// it.
+type BuildOptions struct {
+	// ContextDir is the build context; .dockerignore in it is honoured.
+	ContextDir string
+	// Dockerfile is the Dockerfile's path relative to ContextDir.
+	Dockerfile string
+	// Tag is the name:tag the built image gets.
+	Tag    string
+	Args   map[string]string
+	Labels map[string]string
+	// Output receives the build's human-readable progress.
+	Output io.Writer
+}
+
+// Mount is a bind mount of a host path.
+type Mount struct {
+	Source   string
+	Target   string
+	ReadOnly bool
+}
+
+// VolumeMount mounts a named volume.
+type VolumeMount struct {
+	Name   string
+	Target string
+}
+
+// Port publishes a container port on the host.
+type Port struct {
+	HostIP        string // empty: all addresses
+	HostPort      uint16
+	ContainerPort uint16
+	Protocol      string // "tcp" (default) or "udp"
+}
+
+// ContainerSpec is everything needed to create a container.
+type ContainerSpec struct {
+	// Name is optional; empty lets the engine choose.
+	Name  string
+	Image string
+	// Entrypoint and Cmd replace the image's when not nil.
+	Entrypoint []string
+	Cmd        []string
+	Env        []string
+	WorkingDir string
+	Mounts     []Mount
+	Volumes    []VolumeMount
+	Ports      []Port
+	Labels     map[string]string
+	// Plan is the idmap plan: user, userns mode, identity entries.
+	Plan idmap.Plan
+	TTY  bool
+	// OpenStdin keeps stdin open for attach.
+	OpenStdin bool
+	// CapDrop and CapAdd adjust capabilities; NoNewPrivileges is on unless
+	// AllowNewPrivileges.
+	CapDrop            []string
+	CapAdd             []string
+	AllowNewPrivileges bool
+}
+
+// Streams connects a container's standard streams. With TTY there is one
+// output stream (Stdout).
+type Streams struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	TTY    bool
+}
+
+// Container is one container as listed.
+type Container struct {
+	ID     string
+	Name   string
+	Image  string
+	State  string // "created", "running", "exited", ...
+	Labels map[string]string
+}
+
+// ExecSpec runs a command in a running container.
+type ExecSpec struct {
+	Cmd        []string
+	Env        []string
+	WorkingDir string
+	User       string
+	Streams    Streams
+}
+
+// VolumeSpec describes a named volume hpr ensures exists.
+type VolumeSpec struct {
+	Name   string
+	Labels map[string]string
+}
+
+// Engine is one container engine endpoint. Implementations MUST be safe for
+// concurrent use and MUST return errors that wrap the sentinels above where
+// they apply. Every method takes the caller's context and returns when it is
+// done.
+type Engine interface {
+	// Info asks the engine what it is. An answer hpr cannot classify is an
+	// error, not a guess.
+	Info(ctx context.Context) (Info, error)
+
+	// Image inspects a local image; ErrNotFound when absent. Never pulls.
+	Image(ctx context.Context, ref string) (Image, error)
+	// ReadImageFile returns the content of a regular file inside an image
+	// (used for /etc/passwd and /etc/group); ErrNotFound when absent.
+	ReadImageFile(ctx context.Context, ref, path string) ([]byte, error)
+	// Import creates an image from a root filesystem tarball.
+	Import(ctx context.Context, opts ImportOptions) error
+	// Build builds an image; see BuildOptions.
+	Build(ctx context.Context, opts BuildOptions) error
+	// RemoveImage removes an image by reference.
+	RemoveImage(ctx context.Context, ref string) error
+
+	// Create creates (does not start) a container and, before returning,
+	// applies the identity the plan asks for (passwd/group lines, HOME).
+	Create(ctx context.Context, spec ContainerSpec) (id string, err error)
+	// Attach connects streams to a created container. It returns once the
+	// attachment is established; done is closed when the output streams end.
+	Attach(ctx context.Context, id string, s Streams) (done <-chan error, err error)
+	// Start starts a created container. A command that cannot be found or
+	// run gives an error wrapping ErrCommandNotFound / ErrCommandNotExecutable.
+	Start(ctx context.Context, id string) error
+	// Wait blocks until the container exits and returns its exit code.
+	Wait(ctx context.Context, id string) (int, error)
+	// Signal sends a signal (by number) to the container's main process.
+	Signal(ctx context.Context, id string, sig int) error
+	// Resize sets the TTY size.
+	Resize(ctx context.Context, id string, height, width uint) error
+	// Remove force-removes a container and its anonymous volumes.
+	Remove(ctx context.Context, id string) error
+	// List lists containers (running or not) carrying all the labels given.
+	List(ctx context.Context, labels map[string]string) ([]Container, error)
+	// Exec runs a command in a running container and returns its exit code.
+	Exec(ctx context.Context, id string, spec ExecSpec) (int, error)
+	// EnsureVolume creates a named volume if it does not exist.
+	EnsureVolume(ctx context.Context, spec VolumeSpec) error
+
+	// Close releases the client's connections.
+	Close() error
+}
+
+// Errors a Start can wrap, mapped to exit codes 127 and 126 like docker run.
+var (
+	ErrCommandNotFound      = errors.New("command not found")
+	ErrCommandNotExecutable = errors.New("command cannot be executed")
+)
+
+// DialTimeout bounds how long connecting to an endpoint may take. Unreachable
+// engines must be reported within about two seconds.
+const DialTimeout = 1500 * time.Millisecond

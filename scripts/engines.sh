@@ -1,0 +1,393 @@
+#!/usr/bin/env bash
+# engines.sh — bring up, as root, the five real container engines hpr's
+# integration tests (and a developer trying hpr) use, for a non-root test user:
+#
+#   docker-rootful       the system dockerd            unix:///var/run/docker.sock
+#   docker-userns-remap  a second dockerd, remapped    unix:///run/hpr-docker-remap/docker.sock
+#   docker-rootless      dockerd-rootless.sh as user   unix://$XDG_RUNTIME_DIR/docker.sock
+#   podman-rootless      podman system service as user unix://$XDG_RUNTIME_DIR/podman/podman.sock
+#   podman-rootful       podman system service as root unix:///run/podman/podman.sock
+#
+# and a locally made debian:bookworm-slim in each image store (debootstrap from
+# the Debian mirror configured in this machine's apt sources; nothing is pulled
+# from a registry).
+#
+# usage: scripts/engines.sh up | down | status | env
+#
+#   up      install what is missing, create the test user, start what is not
+#           running, import the base image where it is missing. Idempotent.
+#   down    stop what `up` started (by the pid files it wrote), nothing else.
+#   status  one line per engine: up/down, endpoint, pid.
+#   env     shell `export` lines: HPR_TEST_USER, HPR_TEST_UID, HPR_TEST_GID,
+#           HPR_TEST_ENGINES ("mode=endpoint ..." for every engine that is up).
+#
+# Environment: HPR_TEST_USER (default hprtest), HPR_TEST_UID (default 2000),
+# HPR_ENGINES (default: all five modes, space separated) to start a subset.
+set -euo pipefail
+
+TEST_USER=${HPR_TEST_USER:-hprtest}
+TEST_UID=${HPR_TEST_UID:-2000}
+ENGINES=${HPR_ENGINES:-"docker-rootful docker-userns-remap docker-rootless podman-rootless podman-rootful"}
+STATE=/run/hpr-harness            # pid files, env file (tmpfs: gone on reboot, as the processes are)
+LOGS=/var/log/hpr-harness
+CACHE=/var/cache/hpr-harness      # the debootstrap tarball survives reboots
+BASE_IMAGE=debian:bookworm-slim
+BASE_TAR=$CACHE/debian-bookworm-minbase.tar
+REMAP_ROOT=/var/lib/hpr-docker-remap
+REMAP_EXEC=/run/hpr-docker-remap
+REMAP_SOCK=$REMAP_EXEC/docker.sock
+REMAP_BRIDGE=hpr-remap0
+REMAP_CIDR=10.213.0.1/24          # a private bridge of its own, local to this machine
+PODMAN_GROUP=hpr-podman           # owns /run/podman/podman.sock, like group docker does for Docker
+PODMAN_ROOTFUL_SOCK=/run/podman/podman.sock
+
+log() { printf '%s engines.sh: %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (sudo $0 $*)"
+
+test_home() { getent passwd "$TEST_USER" | cut -d: -f6; }
+xdg() { echo "/run/user/$(id -u "$TEST_USER")"; }
+
+# as_user CMD...: run CMD as the test user with a login-like environment.
+as_user() {
+  local home; home=$(test_home)
+  runuser -u "$TEST_USER" -- env -i \
+    HOME="$home" USER="$TEST_USER" LOGNAME="$TEST_USER" \
+    PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
+    XDG_RUNTIME_DIR="$(xdg)" XDG_CONFIG_HOME="$home/.config" XDG_DATA_HOME="$home/.local/share" \
+    "$@"
+}
+
+alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+pidof_file() { [ -f "$1" ] && cat "$1" 2>/dev/null || true; }
+
+# answers SOCKET: the engine behind SOCKET replies to /_ping.
+answers() {
+  [ -S "$1" ] && curl -fsS --max-time 2 --unix-socket "$1" http://d/_ping >/dev/null 2>&1
+}
+
+# wait_for SOCKET NAME LOG: wait until the engine answers, up to 60 s.
+wait_for() {
+  local i
+  for i in $(seq 1 120); do
+    answers "$1" && return 0
+    sleep 0.5
+  done
+  log "$2 did not answer on $1 within 60 s; last lines of $3:"
+  tail -n 30 "$3" >&2 || true
+  return 1
+}
+
+want() { case " $ENGINES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+# --- 1. packages -------------------------------------------------------------
+install_packages() {
+  local pkgs=(docker.io podman uidmap slirp4netns fuse-overlayfs rootlesskit debootstrap curl iptables iproute2 runc)
+  local missing=() p
+  for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  # rootless networking (slirp4netns) needs /dev/net/tun for the test user.
+  [ -c /dev/net/tun ] || { mkdir -p /dev/net; mknod /dev/net/tun c 10 200; }
+  chmod 0666 /dev/net/tun
+}
+
+# --- 2. the test user ----------------------------------------------------------
+ensure_user() {
+  if ! id "$TEST_USER" >/dev/null 2>&1; then
+    log "creating user $TEST_USER (uid $TEST_UID)"
+    useradd --create-home --uid "$TEST_UID" --user-group --shell /bin/bash "$TEST_USER"
+  fi
+  local uid; uid=$(id -u "$TEST_USER")
+  getent group docker >/dev/null || groupadd --system docker
+  getent group "$PODMAN_GROUP" >/dev/null || groupadd --system "$PODMAN_GROUP"
+  usermod -aG "docker,$PODMAN_GROUP" "$TEST_USER"
+  # A subordinate id range for rootless engines (useradd usually adds one).
+  if ! grep -qE "^($TEST_USER|$uid):[0-9]+:[1-9]" /etc/subuid 2>/dev/null; then
+    local start=$((100000 + (uid % 1000) * 65536))
+    usermod --add-subuids "$start-$((start + 65535))" --add-subgids "$start-$((start + 65535))" "$TEST_USER"
+  fi
+  grep -qE "^($TEST_USER|$uid):[0-9]+:[1-9]" /etc/subgid || die "no subgid range for $TEST_USER in /etc/subgid"
+  local rt; rt=$(xdg)
+  mkdir -p "$rt"
+  chown "$TEST_USER:" "$rt"
+  chmod 0700 "$rt"
+  # The test user's Podman: runc (crun fails on hybrid cgroups), cgroupfs and
+  # file events (no systemd), native overlay storage (the default here is vfs,
+  # which copies the whole image for every container).
+  local home; home=$(test_home)
+  as_user mkdir -p "$home/.config/containers"
+  as_user tee "$home/.config/containers/containers.conf" >/dev/null <<'EOF'
+# written by hpr scripts/engines.sh
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+[containers]
+init = false
+EOF
+  as_user tee "$home/.config/containers/storage.conf" >/dev/null <<'EOF'
+# written by hpr scripts/engines.sh
+[storage]
+driver = "overlay"
+EOF
+}
+
+rootful_podman_conf() {
+  mkdir -p /etc/containers
+  local f=/etc/containers/containers.conf
+  if [ -f "$f" ] && ! grep -q 'written by hpr scripts/engines.sh' "$f"; then cp "$f" "$f.hpr-orig"; fi
+  # Rootful Podman gives containers nofile=1048576 and a large nproc unless
+  # told otherwise; where root lacks CAP_SYS_RESOURCE (sandboxed machines) runc
+  # then fails with "error setting rlimit type 7/6": stay within the limits.
+  # Podman lowers its own nproc to kernel.pid_max; ask for no more than that.
+  local nofile nproc pidmax
+  nofile=$(ulimit -Hn)
+  nproc=$(ulimit -Hu)
+  pidmax=$(cat /proc/sys/kernel/pid_max)
+  [ "$nproc" = unlimited ] || [ "$nproc" -gt "$pidmax" ] && nproc=$pidmax
+  cat >"$f" <<EOF
+# written by hpr scripts/engines.sh (the original, if any, is containers.conf.hpr-orig)
+[containers]
+default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
+init = false
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+EOF
+}
+
+# --- 3. the engines --------------------------------------------------------------
+# start NAME SOCKET LOG CMD...: start CMD in its own session, record its pid.
+start() {
+  local name=$1 sock=$2 logf=$3; shift 3
+  log "starting $name"
+  setsid "$@" >>"$logf" 2>&1 </dev/null &
+  echo $! >"$STATE/$name.pid"
+  wait_for "$sock" "$name" "$logf"
+}
+
+up_docker_rootful() {
+  local sock=/var/run/docker.sock
+  if answers "$sock"; then log "docker-rootful: already up"; return; fi
+  local old; old=$(pidof_file /var/run/docker.pid)
+  if alive "$old"; then die "a dockerd (pid $old) runs but does not answer on $sock"; fi
+  rm -f /var/run/docker.pid "$sock"
+  start docker-rootful "$sock" "$LOGS/docker-rootful.log" \
+    dockerd --host "unix://$sock" --group docker --pidfile /var/run/docker.pid
+}
+
+up_docker_remap() {
+  if answers "$REMAP_SOCK"; then log "docker-userns-remap: already up"; return; fi
+  local old; old=$(pidof_file "$STATE/docker-userns-remap.pid")
+  alive "$old" && kill "$old" && sleep 1
+  rm -rf "$REMAP_EXEC"
+  mkdir -p "$REMAP_EXEC" "$REMAP_ROOT"
+  # Its own bridge: --bridge=none would delete docker0 under the first daemon.
+  if ! ip link show "$REMAP_BRIDGE" >/dev/null 2>&1; then
+    ip link add "$REMAP_BRIDGE" type bridge
+    ip addr add "$REMAP_CIDR" dev "$REMAP_BRIDGE"
+  fi
+  ip link set "$REMAP_BRIDGE" up
+  start docker-userns-remap "$REMAP_SOCK" "$LOGS/docker-userns-remap.log" \
+    dockerd --userns-remap=default \
+    --host "unix://$REMAP_SOCK" --group docker \
+    --data-root "$REMAP_ROOT" --exec-root "$REMAP_EXEC" \
+    --pidfile "$REMAP_EXEC/docker.pid" --bridge "$REMAP_BRIDGE"
+}
+
+up_docker_rootless() {
+  local rt; rt=$(xdg)
+  local sock=$rt/docker.sock
+  if answers "$sock"; then log "docker-rootless: already up"; return; fi
+  # Stale state from a killed session: pid file, rootlesskit dir, socket.
+  local old; old=$(pidof_file "$STATE/docker-rootless.pid")
+  alive "$old" && kill -- -"$old" 2>/dev/null && sleep 1
+  old=$(pidof_file "$rt/docker.pid")
+  alive "$old" && kill "$old" 2>/dev/null && sleep 1
+  rm -rf "$rt/docker.pid" "$sock" "$rt/dockerd-rootless" "$rt/docker"
+  start docker-rootless "$sock" "$LOGS/docker-rootless.log" \
+    runuser -u "$TEST_USER" -- env -i \
+    HOME="$(test_home)" USER="$TEST_USER" LOGNAME="$TEST_USER" \
+    PATH=/usr/share/docker.io/contrib:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
+    XDG_RUNTIME_DIR="$rt" \
+    DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns \
+    DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER=builtin \
+    dockerd-rootless.sh --host "unix://$sock" --storage-driver overlay2
+}
+
+up_podman_rootless() {
+  local rt; rt=$(xdg)
+  local sock=$rt/podman/podman.sock
+  if answers "$sock"; then log "podman-rootless: already up"; return; fi
+  local old; old=$(pidof_file "$STATE/podman-rootless.pid")
+  alive "$old" && kill -- -"$old" 2>/dev/null && sleep 1
+  rm -f "$sock"
+  as_user mkdir -p "$rt/podman"
+  # A store first made with vfs keeps vfs: migrate it so overlay takes effect.
+  if as_user podman info --format '{{.Store.GraphDriverName}}' 2>/dev/null | grep -qv overlay; then
+    log "podman-rootless: resetting a non-overlay store"
+    as_user podman system reset --force >/dev/null 2>&1 || true
+  fi
+  start podman-rootless "$sock" "$LOGS/podman-rootless.log" \
+    runuser -u "$TEST_USER" -- env -i \
+    HOME="$(test_home)" USER="$TEST_USER" LOGNAME="$TEST_USER" \
+    PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin XDG_RUNTIME_DIR="$rt" \
+    podman system service --time=0 "unix://$sock"
+}
+
+up_podman_rootful() {
+  local sock=$PODMAN_ROOTFUL_SOCK
+  if answers "$sock"; then log "podman-rootful: already up"; else
+    local old; old=$(pidof_file "$STATE/podman-rootful.pid")
+    alive "$old" && kill -- -"$old" 2>/dev/null && sleep 1
+    rm -f "$sock"
+    mkdir -p "$(dirname "$sock")"
+    rootful_podman_conf
+    start podman-rootful "$sock" "$LOGS/podman-rootful.log" \
+      podman system service --time=0 "unix://$sock"
+  fi
+  # Give the test user's group access, as group docker does for Docker.
+  chgrp "$PODMAN_GROUP" "$(dirname "$sock")" "$sock"
+  chmod 0750 "$(dirname "$sock")"
+  chmod 0660 "$sock"
+}
+
+# --- 4. the base image -----------------------------------------------------------
+# debian_mirror: the Debian mirror configured in apt sources (deb822 or one-line).
+debian_mirror() {
+  local m
+  m=$(awk '
+    /^Types:/ { deb = ($0 ~ /(^|[ \t])deb([ \t]|$)/) }
+    /^URIs:/ { uri = $2 }
+    /^Suites:/ { if (deb && $0 ~ /bookworm([ \t]|$)/ && uri != "") { print uri; exit } }
+    /^$/ { deb = 0; uri = "" }
+  ' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1)
+  if [ -z "$m" ]; then
+    m=$(grep -hE '^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?[a-z]+://[^ ]+[[:space:]]+bookworm[[:space:]]' \
+      /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+      sed -E 's/^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?//' | awk '{print $1; exit}')
+  fi
+  [ -n "$m" ] || die "no Debian bookworm mirror found in /etc/apt/sources.list{,.d}"
+  echo "$m"
+}
+
+make_base_tar() {
+  [ -s "$BASE_TAR" ] && return
+  mkdir -p "$CACHE"
+  local mirror dir
+  mirror=$(debian_mirror)
+  dir=$(mktemp -d "$CACHE/rootfs.XXXXXX")
+  chmod 0755 "$dir" # mktemp makes 0700: a 0700 image root locks non-root users out of /
+  log "debootstrap minbase bookworm from the configured mirror (one time, ~1-3 min)"
+  debootstrap --variant=minbase bookworm "$dir" "$mirror" >"$LOGS/debootstrap.log" 2>&1 ||
+    { tail -n 20 "$LOGS/debootstrap.log" >&2; rm -rf "$dir"; die "debootstrap failed"; }
+  # Slim it like the official image: no apt lists, no docs or man pages.
+  rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/info/*
+  chmod 0755 "$dir"
+  tar --numeric-owner --xattrs -C "$dir" -cf "$BASE_TAR.tmp" .
+  mv "$BASE_TAR.tmp" "$BASE_TAR"
+  rm -rf "$dir"
+}
+
+IMPORT_CHANGES=(--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' --change 'CMD ["bash"]')
+
+import_docker() { # NAME SOCKET
+  if DOCKER_HOST="unix://$2" docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then return; fi
+  log "$1: importing $BASE_IMAGE"
+  DOCKER_HOST="unix://$2" docker import "${IMPORT_CHANGES[@]}" "$BASE_TAR" "$BASE_IMAGE" >/dev/null
+}
+
+import_podman() { # NAME SOCKET
+  if podman --url "unix://$2" image exists "$BASE_IMAGE" 2>/dev/null; then return; fi
+  log "$1: importing $BASE_IMAGE"
+  podman --url "unix://$2" import "${IMPORT_CHANGES[@]}" "$BASE_TAR" "$BASE_IMAGE" >/dev/null
+}
+
+# --- endpoints -------------------------------------------------------------------
+endpoint() {
+  case $1 in
+  docker-rootful) echo unix:///var/run/docker.sock ;;
+  docker-userns-remap) echo "unix://$REMAP_SOCK" ;;
+  docker-rootless) echo "unix://$(xdg)/docker.sock" ;;
+  podman-rootless) echo "unix://$(xdg)/podman/podman.sock" ;;
+  podman-rootful) echo "unix://$PODMAN_ROOTFUL_SOCK" ;;
+  *) die "unknown engine $1" ;;
+  esac
+}
+
+print_env() {
+  local pairs=() e
+  for e in $ENGINES; do
+    answers "$(endpoint "$e" | sed 's|^unix://||')" && pairs+=("$e=$(endpoint "$e")")
+  done
+  echo "export HPR_TEST_USER=$TEST_USER"
+  echo "export HPR_TEST_UID=$(id -u "$TEST_USER")"
+  echo "export HPR_TEST_GID=$(id -g "$TEST_USER")"
+  echo "export HPR_TEST_ENGINES='${pairs[*]}'"
+}
+
+cmd_up() {
+  mkdir -p "$STATE" "$LOGS" "$CACHE"
+  install_packages
+  ensure_user
+  want docker-rootful && up_docker_rootful
+  want docker-userns-remap && up_docker_remap
+  want docker-rootless && up_docker_rootless
+  want podman-rootless && up_podman_rootless
+  want podman-rootful && up_podman_rootful
+  make_base_tar
+  local e
+  for e in $ENGINES; do
+    case $e in
+    docker-*) import_docker "$e" "$(endpoint "$e" | sed 's|^unix://||')" ;;
+    podman-*) import_podman "$e" "$(endpoint "$e" | sed 's|^unix://||')" ;;
+    esac
+  done
+  print_env >"$STATE/env"
+  chmod 0644 "$STATE/env"
+  cmd_status
+}
+
+cmd_down() {
+  local e pid
+  for e in podman-rootful podman-rootless docker-rootless docker-userns-remap docker-rootful; do
+    pid=$(pidof_file "$STATE/$e.pid")
+    [ -n "$pid" ] || continue
+    if alive "$pid"; then
+      log "stopping $e (pid $pid)"
+      kill -TERM -- -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+      local i
+      for i in $(seq 1 40); do alive "$pid" || break; sleep 0.25; done
+      alive "$pid" && kill -KILL -- -"$pid" 2>/dev/null || true
+    fi
+    rm -f "$STATE/$e.pid"
+  done
+  rm -f "$STATE/env"
+}
+
+cmd_status() {
+  local e ep pid state
+  for e in $ENGINES; do
+    ep=$(endpoint "$e")
+    pid=$(pidof_file "$STATE/$e.pid")
+    if answers "${ep#unix://}"; then state=up; else state=down; fi
+    printf '%-20s %-5s %-50s %s\n' "$e" "$state" "$ep" "${pid:+pid $pid}"
+  done
+}
+
+case ${1:-} in
+up) cmd_up ;;
+down) cmd_down ;;
+status) cmd_status ;;
+env) print_env ;;
+*) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+esac
