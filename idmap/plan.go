@@ -11,49 +11,49 @@ import (
 // runtime backends apply it verbatim.
 type Plan struct {
 	// Mode is the engine mode the plan was made for.
-	Mode Mode
+	Mode Mode `json:"mode"`
 	// Override is the override the plan honours.
-	Override Override
+	Override Override `json:"override"`
 	// User is the container's User field ("1000:1000", "0:0"). Empty keeps
 	// the image's USER.
-	User string
+	User string `json:"user"`
 	// Userns is the user-namespace mode: "" (the engine's default), "host"
 	// (userns-remap daemons), "keep-id" or "keep-id:uid=N,gid=M" (rootless
 	// Podman).
-	Userns string
+	Userns string `json:"userns"`
 	// UID and GID are the ids the container process runs as, inside the
 	// container.
-	UID int
-	GID int
+	UID int `json:"uid"`
+	GID int `json:"gid"`
 	// BuildUID and BuildGID are the container-side ids that land on the host
 	// as the host user: the UID/GID build args of an image hpr builds.
-	BuildUID int
-	BuildGID int
+	BuildUID int `json:"build_uid"`
+	BuildGID int `json:"build_gid"`
 	// HostUID and HostGID are the host ids that files written by the
 	// container process land as. They equal the host user's unless an
 	// override says otherwise (then Warnings says so).
-	HostUID int
-	HostGID int
+	HostUID int `json:"host_uid"`
+	HostGID int `json:"host_gid"`
 	// HostUserUID and HostUserGID are the host user's ids the plan was made
 	// for: what HostUID and HostGID are compared with.
-	HostUserUID int
-	HostUserGID int
+	HostUserUID int `json:"host_user_uid"`
+	HostUserGID int `json:"host_user_gid"`
 	// UserName is the passwd name of UID inside the container.
-	UserName string
+	UserName string `json:"user_name"`
 	// PasswdLine and GroupLine, when not empty, are appended to the
 	// container's /etc/passwd and /etc/group before it starts, because the
 	// image has no entry for UID / GID.
-	PasswdLine string
-	GroupLine  string
+	PasswdLine string `json:"passwd_line,omitempty"`
+	GroupLine  string `json:"group_line,omitempty"`
 	// Home is the HOME of UserName. When CreateHome is set the runtime
 	// creates it, owned by UID:GID, before the container starts.
-	Home       string
-	CreateHome bool
+	Home       string `json:"home"`
+	CreateHome bool   `json:"create_home,omitempty"`
 	// Env holds USER, LOGNAME and HOME for the container's environment.
-	Env []string
+	Env []string `json:"env,omitempty"`
 	// Warnings are things the user should know (an override that will not
 	// land files as them, an option the engine's version lacks).
-	Warnings []string
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // NewPlan decides how a container of img must run on engine e so that files

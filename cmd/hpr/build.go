@@ -1,0 +1,50 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/hostpersist/hpr/runtime/project"
+	"github.com/spf13/cobra"
+)
+
+func newBuildCmd(s *streams) *cobra.Command {
+	var (
+		engine string
+		force  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "build [--engine E] [--force]",
+		Short: "Build the project's image (only when its build inputs changed)",
+		Long: `Build the image of a project whose hpr.toml has [image] build, with UID and
+GID build args set to the container-side ids that land on the host as you on
+the chosen engine. Nothing is built when the build inputs (Dockerfile, args,
+.dockerignore, the files COPY and ADD use) are unchanged, unless --force.
+The image is tagged hpr-<name>:<hash of the inputs>; its tag is printed.`,
+		Example: `  hpr build
+  hpr build --force --engine podman`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sess, err := openSession(cmd.Context(), sessionOptions{engine: engine, needProject: true})
+			if err != nil {
+				return err
+			}
+			defer sess.Close()
+			if !sess.proj.Image.Building() {
+				return withCode(exitFailure, fmt.Errorf("%s has no [image] build: nothing to build (it runs %s)", sess.proj.Path, sess.proj.Image.Ref))
+			}
+			policy := project.BuildIfChanged
+			if force {
+				policy = project.BuildAlways
+			}
+			ref, err := sess.proj.EnsureImage(cmd.Context(), sess.engine, sess.engine.About.Facts, sess.host, policy, s.err)
+			if err != nil {
+				return withCode(exitFailure, err)
+			}
+			fmt.Fprintln(s.out, ref)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&engine, "engine", "", "engine kind (docker, podman) or endpoint URI; default: detect")
+	cmd.Flags().BoolVar(&force, "force", false, "build even if the inputs are unchanged")
+	return cmd
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/hostpersist/hpr/runtime"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+func newExecCmd(s *streams) *cobra.Command {
+	var engine string
+	cmd := &cobra.Command{
+		Use:   "exec [--engine E] [--] CMD...",
+		Short: "Run a command in the project's running container, as the mapped user",
+		Long: `Run a command in the container 'hpr run' started for this project, as the
+same user, in the directory matching where you are below the project root.`,
+		Example: `  hpr exec -- ls -l _site
+  hpr exec bundle exec jekyll doctor`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runExec(cmd.Context(), s, engine, args)
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
+	cmd.Flags().StringVar(&engine, "engine", "", "engine kind (docker, podman) or endpoint URI; default: detect")
+	return cmd
+}
+
+func newShellCmd(s *streams) *cobra.Command {
+	var engine string
+	cmd := &cobra.Command{
+		Use:     "shell [--engine E]",
+		Short:   "Open a shell in the project's running container, as the mapped user",
+		Example: `  hpr shell`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runExec(cmd.Context(), s, engine, []string{"sh", "-c", `exec "${SHELL:-$(command -v bash || echo sh)}" -l`})
+		},
+	}
+	cmd.Flags().StringVar(&engine, "engine", "", "engine kind (docker, podman) or endpoint URI; default: detect")
+	return cmd
+}
+
+func runExec(ctx context.Context, s *streams, engine string, args []string) error {
+	sess, err := openSession(ctx, sessionOptions{engine: engine, needProject: true})
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	c, err := sess.running(ctx)
+	if err != nil {
+		return err
+	}
+	workdir, err := sess.proj.WorkDir(sess.cwd)
+	if err != nil {
+		return withCode(exitFailure, err)
+	}
+	stdin, isFile := s.in.(*os.File)
+	stdout, _ := s.out.(*os.File)
+	tty := isFile && stdout != nil && term.IsTerminal(int(stdin.Fd())) && term.IsTerminal(int(stdout.Fd()))
+	streams := runtime.Streams{Stdout: s.out, Stderr: s.err, TTY: tty}
+	if tty || stdinHasData(s.in) {
+		streams.Stdin = s.in
+	}
+	if tty {
+		restore, _, err := rawTerminal(stdin)
+		if err != nil {
+			return withCode(exitFailure, err)
+		}
+		defer restore()
+	}
+	code, err := sess.engine.Exec(ctx, c.ID, runtime.ExecSpec{
+		Cmd: args, WorkingDir: workdir, User: c.Labels[labelUser], Streams: streams,
+	})
+	if err != nil {
+		return withCode(exitFailure, fmt.Errorf("exec in %s: %w", c.Name, err))
+	}
+	return withCode(code, nil)
+}
+
+// running returns the project's running container on the session's engine.
+func (sess *session) running(ctx context.Context) (runtime.Container, error) {
+	cs, err := sess.engine.List(ctx, map[string]string{runtime.LabelProject: sess.proj.RealRoot})
+	if err != nil {
+		return runtime.Container{}, withCode(exitFailure, fmt.Errorf("listing containers: %w", err))
+	}
+	for _, c := range cs {
+		if c.State == "running" {
+			return c, nil
+		}
+	}
+	return runtime.Container{}, withCode(exitFailure, fmt.Errorf("no running container for %s on %s: start one with `hpr run`", sess.proj.Root, sess.engine.About.Endpoint))
+}

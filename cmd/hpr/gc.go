@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+
+	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/detect"
+	"github.com/spf13/cobra"
+)
+
+func newGCCmd(s *streams) *cobra.Command {
+	var engines []string
+	cmd := &cobra.Command{
+		Use:   "gc [--engine E]...",
+		Short: "Remove containers hpr left behind",
+		Long: `Remove the containers hpr started (label io.hpr.project) whose hpr process
+is gone — killed with SIGKILL, or on a machine that rebooted — on every
+engine that answers (or the --engine ones). Containers of an hpr run that is
+still going are left alone.`,
+		Example: `  hpr gc
+  hpr gc --engine podman`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			found, _, err := detect.All(ctx, detect.Options{}, engines)
+			if err != nil {
+				return withCode(exitFailure, err)
+			}
+			var failed error
+			for _, e := range found {
+				n, err := removeStale(ctx, e, map[string]string{})
+				if err != nil {
+					failed = err
+					fmt.Fprintf(s.err, "hpr: %s: %v\n", e.About.Endpoint, err)
+				}
+				fmt.Fprintf(s.out, "%s: removed %d container(s)\n", e.About.Mode, n)
+				e.Close()
+			}
+			if len(found) == 0 {
+				return withCode(exitFailure, fmt.Errorf("no engine answered: nothing to clean"))
+			}
+			if failed != nil {
+				return withCode(exitFailure, fmt.Errorf("some containers could not be removed"))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&engines, "engine", nil, "an endpoint URI or a kind (docker, podman); repeatable")
+	return cmd
+}
+
+// removeStale removes hpr's containers (narrowed by labels) whose hpr process
+// is gone, and returns how many it removed.
+func removeStale(ctx context.Context, e runtime.Engine, labels map[string]string) (int, error) {
+	sel := map[string]string{runtime.LabelProject: ""}
+	for k, v := range labels {
+		sel[k] = v
+	}
+	cs, err := e.List(ctx, sel)
+	if err != nil {
+		return 0, fmt.Errorf("listing containers: %w", err)
+	}
+	host, _ := os.Hostname()
+	n := 0
+	for _, c := range cs {
+		if !stale(c, host) {
+			continue
+		}
+		if err := e.Remove(ctx, c.ID); err != nil {
+			return n, fmt.Errorf("removing %s: %w", c.Name, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// stale reports whether container c was left behind: its hpr process on
+// this machine no longer exists, or — for another machine's or an unlabelled
+// container — it is not running. A container whose hpr is alive is never
+// stale, even before it starts (another hpr run of the same project).
+func stale(c runtime.Container, host string) bool {
+	pid, err := strconv.Atoi(c.Labels[pidLabel])
+	if c.Labels[hostLabel] != host || err != nil || pid <= 0 {
+		return c.State != "running"
+	}
+	return syscall.Kill(pid, 0) == syscall.ESRCH
+}

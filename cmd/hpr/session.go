@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/detect"
+	"github.com/hostpersist/hpr/runtime/project"
+)
+
+// session is what every project command starts from: the project (from
+// hpr.toml, or ad hoc), the host user, and the engine it runs on. One
+// function makes it, so run, build, exec, shell, doctor and gc agree.
+type session struct {
+	proj   *project.Project
+	adHoc  bool
+	cwd    string
+	host   idmap.Host
+	engine *detect.Engine
+}
+
+// sessionOptions are the flags that choose a project and an engine.
+type sessionOptions struct {
+	engine string // --engine
+	image  string // --image: ad hoc, or replaces hpr.toml's image
+	// needProject refuses to run without an hpr.toml (exec, shell, build).
+	needProject bool
+}
+
+// exitCodeFor maps an error to hpr's exit code: 125 for everything hpr or
+// the engine failed at (docker run's convention).
+func exitCodeFor(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return exitFailure
+}
+
+func openSession(ctx context.Context, o sessionOptions) (*session, error) {
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, withCode(exitFailure, fmt.Errorf("finding the working directory: %w", err))
+	}
+	s := &session{cwd: cwd}
+	path, err := project.Find(cwd)
+	switch {
+	case err == nil:
+		if s.proj, err = project.Load(path); err != nil {
+			return nil, withCode(exitFailure, err)
+		}
+		if o.image != "" {
+			s.proj.Image = project.Image{Ref: o.image}
+		}
+	case errors.Is(err, project.ErrNoProject):
+		if o.needProject {
+			return nil, withCode(exitFailure, err)
+		}
+		if o.image == "" {
+			return nil, withCode(exitFailure, fmt.Errorf("no hpr.toml here or above %s: pass --image IMG to run ad hoc, or create one with `hpr init`", cwd))
+		}
+		s.proj = project.AdHoc(cwd, o.image)
+		s.adHoc = true
+	default:
+		return nil, withCode(exitFailure, err)
+	}
+	if !s.proj.Image.Building() && s.proj.Image.Ref == "" {
+		return nil, withCode(exitFailure, fmt.Errorf("%s: [image] has neither ref nor build: set one, or pass --image IMG", s.proj.Path))
+	}
+	if s.host, err = idmap.CurrentHost(); err != nil {
+		return nil, withCode(exitFailure, fmt.Errorf("reading who you are: %w", err))
+	}
+	s.engine, err = detect.Pick(ctx, detect.Options{
+		Engine:   o.engine,
+		Prefer:   string(s.proj.Engine.Prefer),
+		Endpoint: s.proj.Engine.Endpoint,
+	})
+	if err != nil {
+		return nil, withCode(exitFailure, err)
+	}
+	if !s.engine.About.Local {
+		s.engine.Close()
+		return nil, withCode(exitFailure, fmt.Errorf("%s is not a local engine: hpr bind-mounts the project directory, which a remote engine cannot see", s.engine.About.Endpoint))
+	}
+	return s, nil
+}
+
+func (s *session) Close() {
+	if s.engine != nil {
+		s.engine.Close()
+	}
+}
+
+// hostLabel names the machine whose hpr process pidLabel is.
+const hostLabel = "io.hpr.host"
+
+// labels are the labels every container of this project carries.
+func (s *session) labels() map[string]string {
+	host, _ := os.Hostname()
+	return map[string]string{
+		runtime.LabelProject: s.proj.RealRoot,
+		runtime.LabelVersion: version,
+		pidLabel:             currentPid(),
+		hostLabel:            host,
+	}
+}

@@ -1,0 +1,132 @@
+// Package testenv gives integration tests the engines the harness
+// (scripts/engines.sh) brought up, and the identity of the test user they run
+// as. With HPR_REQUIRE_ENGINES=1 a missing engine fails the test instead of
+// skipping it.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hostpersist/hpr/idmap"
+)
+
+// Engine is one engine of the harness.
+type Engine struct {
+	Mode     idmap.Mode
+	Endpoint string
+}
+
+// Required reports whether missing engines must fail tests (CI).
+func Required() bool { return os.Getenv("HPR_REQUIRE_ENGINES") == "1" }
+
+// Engines parses HPR_TEST_ENGINES ("mode=endpoint ..."). When
+// HPR_REQUIRE_ENGINES=1 every mode in idmap.Modes must be there, or the test
+// fails; otherwise a test with no engines is skipped.
+func Engines(t testing.TB) []Engine {
+	t.Helper()
+	engines, err := Parse(os.Getenv("HPR_TEST_ENGINES"))
+	if err != nil {
+		t.Fatalf("HPR_TEST_ENGINES: %v", err)
+	}
+	if Required() {
+		have := map[idmap.Mode]bool{}
+		for _, e := range engines {
+			have[e.Mode] = true
+		}
+		for _, m := range idmap.Modes {
+			if !have[m] {
+				t.Errorf("HPR_REQUIRE_ENGINES=1 but %s is not in HPR_TEST_ENGINES (%q): is it up? (sudo scripts/engines.sh status)", m, os.Getenv("HPR_TEST_ENGINES"))
+			}
+		}
+		if t.Failed() {
+			t.FailNow()
+		}
+	}
+	if len(engines) == 0 {
+		t.Skip("no engines: HPR_TEST_ENGINES is empty (sudo scripts/engines.sh up; make test)")
+	}
+	return engines
+}
+
+// Parse parses "mode=endpoint mode=endpoint".
+func Parse(s string) ([]Engine, error) {
+	var out []Engine
+	for _, f := range strings.Fields(s) {
+		m, ep, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, &parseError{f}
+		}
+		mode, err := idmap.ParseMode(m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Engine{Mode: mode, Endpoint: ep})
+	}
+	return out, nil
+}
+
+type parseError struct{ field string }
+
+func (e *parseError) Error() string { return "want mode=endpoint, got " + strconv.Quote(e.field) }
+
+// Each runs f as a parallel subtest per engine, named by mode.
+func Each(t *testing.T, f func(t *testing.T, e Engine)) {
+	t.Helper()
+	for _, e := range Engines(t) {
+		t.Run(string(e.Mode), func(t *testing.T) {
+			t.Parallel()
+			f(t, e)
+		})
+	}
+}
+
+// NonRoot fails the test when it runs as root: ownership proves nothing then.
+func NonRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		t.Fatal("integration tests must run as the non-root test user (scripts/test.sh does this)")
+	}
+}
+
+// Bin returns the hpr binary under test (HPR_BIN, or bin/hpr above the
+// working directory).
+func Bin(t testing.TB) string {
+	t.Helper()
+	if b := os.Getenv("HPR_BIN"); b != "" {
+		return b
+	}
+	dir, _ := os.Getwd()
+	for ; dir != "/"; dir = filepath.Dir(dir) {
+		b := filepath.Join(dir, "bin", "hpr")
+		if _, err := os.Stat(b); err == nil {
+			return b
+		}
+	}
+	if p, err := exec.LookPath("hpr"); err == nil {
+		return p
+	}
+	t.Fatal("no hpr binary: run make build (or set HPR_BIN)")
+	return ""
+}
+
+// Src returns the source tree's root (HPR_SRC, or the directory holding
+// go.mod above the working directory).
+func Src(t testing.TB) string {
+	t.Helper()
+	if s := os.Getenv("HPR_SRC"); s != "" {
+		return s
+	}
+	dir, _ := os.Getwd()
+	for ; dir != "/"; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+	}
+	t.Fatal("cannot find the source tree (set HPR_SRC)")
+	return ""
+}

@@ -1,0 +1,69 @@
+//go:build integration
+
+package detect_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/internal/testenv"
+	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/detect"
+)
+
+// TestHarness checks, from the host, what scripts/engines.sh promises for
+// every engine: it answers, it is in the mode it is listed as, the base image
+// is there, and a container run as the test user writes a file in a bind
+// mount that the test user owns. With HPR_REQUIRE_ENGINES=1 it fails when any
+// of the five modes is missing.
+func TestHarness(t *testing.T) {
+	testenv.NonRoot(t)
+	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
+		ctx := context.Background()
+		e, err := detect.Open(ctx, te.Endpoint, "")
+		if err != nil {
+			t.Fatalf("%s does not answer: %v", te.Endpoint, err)
+		}
+		defer e.Close()
+		if e.About.Mode != te.Mode {
+			t.Fatalf("%s reports mode %s, want %s", te.Endpoint, e.About.Mode, te.Mode)
+		}
+		if _, err := e.Image(ctx, "debian:bookworm-slim"); err != nil {
+			t.Fatalf("debian:bookworm-slim on %s: %v", te.Endpoint, err)
+		}
+		host, err := idmap.CurrentHost()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := runtime.PlanFor(ctx, e, e.About, host, "debian:bookworm-slim", idmap.OverrideAuto)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		var stderr bytes.Buffer
+		code, err := runtime.Run(ctx, e, runtime.RunOptions{
+			Spec: runtime.ContainerSpec{
+				Image: "debian:bookworm-slim", Cmd: []string{"sh", "-c", "echo ok > written"},
+				WorkingDir: "/app", Mounts: []runtime.Mount{{Source: dir, Target: "/app"}},
+				Labels: map[string]string{runtime.LabelProject: dir}, Plan: p.Plan,
+			},
+			Streams: runtime.Streams{Stderr: &stderr},
+		})
+		if err != nil || code != 0 {
+			t.Fatalf("run: exit %d, %v, stderr %q", code, err, stderr.String())
+		}
+		fi, err := os.Stat(filepath.Join(dir, "written"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if int(st.Uid) != os.Getuid() || int(st.Gid) != os.Getgid() {
+			t.Errorf("file written on %s owned by %d:%d, want the test user %d:%d", te.Mode, st.Uid, st.Gid, os.Getuid(), os.Getgid())
+		}
+	})
+}

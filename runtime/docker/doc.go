@@ -1,0 +1,13 @@
+// Package docker is hpr's runtime.Engine over the Docker Engine API
+// (github.com/docker/docker/client).
+//
+// It speaks only what API 1.41 (Docker 20.10) offers, negotiating the version
+// with the daemon, and never pulls: Create, ReadImageFile and Build work on
+// local images only, and Build checks every base image exists before it asks
+// the daemon to build. Client errors are translated into the runtime
+// sentinels (ErrNotFound, ErrUnreachable, ErrPermission, ErrConflict, ...).
+//
+// The identity a plan asks for (a passwd and group entry, a HOME) is written
+// into the created container with CopyToContainer before it starts; Docker,
+// unlike Podman's keep-id, adds none itself.
+package docker

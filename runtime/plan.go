@@ -1,0 +1,102 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hostpersist/hpr/idmap"
+)
+
+// Planned is an image and the plan to run it with on one engine.
+type Planned struct {
+	Image Image
+	Plan  idmap.Plan
+}
+
+// PlanFor inspects ref on e (never pulling: ErrNotFound when absent) and
+// makes the idmap plan for running it as host h with override o. Every
+// command that runs a container gets its plan here.
+//
+// The plan needs the image's /etc/passwd and /etc/group. Reading them costs a
+// throwaway container, so they are cached by image ID (content-addressed, so
+// the cache is valid across engines) under the user's cache directory.
+func PlanFor(ctx context.Context, e Engine, info Info, h idmap.Host, ref string, o idmap.Override) (Planned, error) {
+	img, err := e.Image(ctx, ref)
+	if err != nil {
+		return Planned{}, fmt.Errorf("inspecting image %s: %w", ref, err)
+	}
+	passwd, group, err := imageIdentity(ctx, e, img)
+	if err != nil {
+		return Planned{}, err
+	}
+	plan, err := idmap.NewPlan(h, info.Facts, idmap.Image{User: img.User, Passwd: passwd, Group: group}, o)
+	if err != nil {
+		return Planned{}, fmt.Errorf("planning the user mapping for %s on %s: %w", ref, info.Endpoint, err)
+	}
+	return Planned{Image: img, Plan: plan}, nil
+}
+
+type identityCache struct {
+	Passwd []byte `json:"passwd"`
+	Group  []byte `json:"group"`
+}
+
+// CacheDir is hpr's cache directory ($XDG_CACHE_HOME/hpr or ~/.cache/hpr).
+func CacheDir() (string, error) {
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "hpr"), nil
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("finding a cache directory (set XDG_CACHE_HOME): %w", err)
+	}
+	return filepath.Join(d, "hpr"), nil
+}
+
+func imageIdentity(ctx context.Context, e Engine, img Image) (passwd, group []byte, err error) {
+	dir, derr := CacheDir()
+	var file string
+	if derr == nil && img.ID != "" {
+		file = filepath.Join(dir, "images", strings.ReplaceAll(img.ID, ":", "-")+".json")
+		if data, err := os.ReadFile(file); err == nil {
+			var c identityCache
+			if json.Unmarshal(data, &c) == nil {
+				return c.Passwd, c.Group, nil
+			}
+		}
+	}
+	read := func(path string) ([]byte, error) {
+		b, err := e.ReadImageFile(ctx, img.ID, path)
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil // an image without the file: nobody is named there
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s from image %s: %w", path, img.Ref, err)
+		}
+		return b, nil
+	}
+	if passwd, err = read("/etc/passwd"); err != nil {
+		return nil, nil, err
+	}
+	if group, err = read("/etc/group"); err != nil {
+		return nil, nil, err
+	}
+	if file != "" {
+		if data, err := json.Marshal(identityCache{passwd, group}); err == nil {
+			// Best effort: a cache that cannot be written costs time, not
+			// correctness.
+			if os.MkdirAll(filepath.Dir(file), 0o755) == nil {
+				tmp := file + fmt.Sprintf(".%d", os.Getpid())
+				if os.WriteFile(tmp, data, 0o644) == nil {
+					_ = os.Rename(tmp, file)
+				}
+			}
+		}
+	}
+	return passwd, group, nil
+}

@@ -1,0 +1,334 @@
+package podman
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/containers/podman/v5/pkg/bindings"
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"github.com/containers/podman/v5/pkg/bindings/volumes"
+	entitiesTypes "github.com/containers/podman/v5/pkg/domain/entities/types"
+	"github.com/containers/podman/v5/pkg/errorhandling"
+	"github.com/containers/podman/v5/pkg/specgen"
+	spec "github.com/opencontainers/runtime-spec/specs-go"
+	nettypes "go.podman.io/common/libnetwork/types"
+
+	"github.com/hostpersist/hpr/runtime"
+)
+
+// Create creates a container and applies the plan's identity to it (see
+// applyIdentity). On failure nothing is left behind.
+func (e *Engine) Create(ctx context.Context, cs runtime.ContainerSpec) (string, error) {
+	s, err := specGenerator(cs)
+	if err != nil {
+		return "", fmt.Errorf("creating container of %s: %w", cs.Image, err)
+	}
+	c, cancel := e.call(ctx)
+	defer cancel()
+	r, err := containers.CreateWithSpec(c, s, nil)
+	if err != nil {
+		return "", fmt.Errorf("creating container of %s: %w", cs.Image, e.translate(ctx, err))
+	}
+	if err := e.applyIdentity(ctx, r.ID, cs.Plan); err != nil {
+		e.removeQuietly(ctx, r.ID)
+		return "", fmt.Errorf("creating container of %s: %w", cs.Image, err)
+	}
+	return r.ID, nil
+}
+
+// specGenerator translates a ContainerSpec into libpod's. It is pure.
+func specGenerator(cs runtime.ContainerSpec) (*specgen.SpecGenerator, error) {
+	s := specgen.NewSpecGenerator(cs.Image, false)
+	s.Name = cs.Name
+	s.Entrypoint = cs.Entrypoint
+	s.Command = cs.Cmd
+	s.Env = map[string]string{}
+	for _, kv := range cs.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		s.Env[k] = v
+	}
+	for _, kv := range cs.Plan.Env {
+		if k, v, _ := strings.Cut(kv, "="); !hasKey(s.Env, k) {
+			s.Env[k] = v
+		}
+	}
+	s.WorkDir = cs.WorkingDir
+	s.User = cs.Plan.User
+	userns, err := usernsMode(cs.Plan.Userns)
+	if err != nil {
+		return nil, err
+	}
+	s.UserNS = userns
+	for _, m := range cs.Mounts {
+		opts := []string{"rbind"}
+		if m.ReadOnly {
+			opts = append(opts, "ro")
+		}
+		s.Mounts = append(s.Mounts, spec.Mount{Type: "bind", Source: m.Source, Destination: m.Target, Options: opts})
+	}
+	for _, v := range cs.Volumes {
+		s.Volumes = append(s.Volumes, &specgen.NamedVolume{Name: v.Name, Dest: v.Target})
+	}
+	for _, p := range cs.Ports {
+		proto := p.Protocol
+		switch proto {
+		case "":
+			proto = "tcp"
+		case "tcp", "udp":
+		default:
+			return nil, fmt.Errorf("publishing port %d: protocol %q: %w (want tcp or udp)", p.ContainerPort, p.Protocol, runtime.ErrUnsupported)
+		}
+		s.PortMappings = append(s.PortMappings, nettypes.PortMapping{
+			HostIP: p.HostIP, HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: proto,
+		})
+	}
+	s.Labels = maps.Clone(cs.Labels)
+	s.Terminal = &cs.TTY
+	s.Stdin = &cs.OpenStdin
+	noNewPrivileges := !cs.AllowNewPrivileges
+	s.NoNewPrivileges = &noNewPrivileges
+	privileged := false
+	s.Privileged = &privileged
+	s.CapAdd = slices.Clone(cs.CapAdd)
+	s.CapDrop = slices.Clone(cs.CapDrop)
+	// No Init: catatonit is not installed everywhere Podman is.
+	return s, nil
+}
+
+func hasKey(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// usernsMode translates a plan's Userns into libpod's.
+func usernsMode(userns string) (specgen.Namespace, error) {
+	switch {
+	case userns == "":
+		return specgen.Namespace{}, nil // the service's default
+	case userns == "host":
+		return specgen.Namespace{NSMode: specgen.Host}, nil
+	case userns == "keep-id":
+		return specgen.Namespace{NSMode: specgen.KeepID}, nil
+	case strings.HasPrefix(userns, "keep-id:"):
+		return specgen.Namespace{NSMode: specgen.KeepID, Value: strings.TrimPrefix(userns, "keep-id:")}, nil
+	default:
+		return specgen.Namespace{}, fmt.Errorf("user namespace %q: %w", userns, runtime.ErrUnsupported)
+	}
+}
+
+// readerOnly and writerOnly hide *os.File from the bindings, which would
+// otherwise put a terminal in raw mode and watch SIGWINCH themselves; the
+// caller owns the terminal and calls Resize.
+type readerOnly struct{ io.Reader }
+type writerOnly struct{ io.Writer }
+
+func hideFiles(s runtime.Streams) (stdin io.Reader, stdout, stderr io.Writer) {
+	if s.Stdin != nil {
+		stdin = &readerOnly{s.Stdin}
+	}
+	if s.Stdout != nil {
+		stdout = &writerOnly{s.Stdout}
+	}
+	if s.Stderr != nil {
+		stderr = &writerOnly{s.Stderr}
+	}
+	return stdin, stdout, stderr
+}
+
+// Attach attaches s to a created container and returns once the service
+// has attached. done receives the attach's error (nil when the output ended)
+// and is then closed. Detach keys are off: every byte of stdin reaches the
+// container.
+func (e *Engine) Attach(ctx context.Context, id string, s runtime.Streams) (<-chan error, error) {
+	c, cancel, err := e.hijackCall(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("attaching to %s: %w", id, err)
+	}
+	stdin, stdout, stderr := hideFiles(s)
+	ready := make(chan bool, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- containers.Attach(c, id, stdin, stdout, stderr, ready,
+			new(containers.AttachOptions).WithDetachKeys("").WithStream(true))
+	}()
+	select {
+	case <-ready:
+	case err := <-errc:
+		cancel()
+		if err == nil {
+			err = errors.New("attach ended before it was established")
+		}
+		return nil, fmt.Errorf("attaching to %s: %w", id, e.translate(ctx, err))
+	}
+	done := make(chan error, 1)
+	go func() {
+		err := <-errc
+		cancel()
+		if err != nil {
+			err = fmt.Errorf("attached to %s: %w", id, e.translate(ctx, err))
+		}
+		done <- err
+		close(done)
+	}()
+	return done, nil
+}
+
+// hijackCall is call for the bindings' hijacking requests (attach, exec
+// start): they replace the connection's HTTP transport, racing every other
+// request on it, so each gets a connection of its own. The CancelFunc also
+// closes it.
+func (e *Engine) hijackCall(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	c, cancel := e.call(ctx)
+	pc, err := bindings.NewConnection(c, e.endpoint)
+	if err != nil {
+		cancel()
+		return nil, nil, e.translate(ctx, err)
+	}
+	return pc, func() {
+		cancel()
+		if conn, err := bindings.GetClient(pc); err == nil {
+			conn.Client.CloseIdleConnections()
+		}
+	}, nil
+}
+
+// Start starts a created container. A command that cannot be found or run
+// gives runtime.ErrCommandNotFound / runtime.ErrCommandNotExecutable.
+func (e *Engine) Start(ctx context.Context, id string) error {
+	c, cancel := e.call(ctx)
+	defer cancel()
+	if err := containers.Start(c, id, nil); err != nil {
+		var model *errorhandling.ErrorModel
+		if errors.As(err, &model) && model.Code() != 404 && ctx.Err() == nil {
+			if kind := startFailure(model.Error()); kind != nil {
+				return fmt.Errorf("starting %s: %w", id, &apiError{kind: kind, msg: err.Error(), err: err})
+			}
+		}
+		return fmt.Errorf("starting %s: %w", id, e.translate(ctx, err))
+	}
+	return nil
+}
+
+// startFailure classifies the OCI runtime's complaint about the command.
+func startFailure(msg string) error {
+	l := strings.ToLower(msg)
+	switch {
+	case strings.Contains(l, "executable file not found"),
+		strings.Contains(l, "no such file or directory"),
+		strings.Contains(l, "command that was not found"):
+		return runtime.ErrCommandNotFound
+	case strings.Contains(l, "permission denied"):
+		return runtime.ErrCommandNotExecutable
+	}
+	return nil
+}
+
+// Wait waits for the container to exit and returns its exit code. It asks
+// the service to poll every 10 ms; its default is 250 ms.
+func (e *Engine) Wait(ctx context.Context, id string) (int, error) {
+	c, cancel := e.call(ctx)
+	defer cancel()
+	code, err := containers.Wait(c, id, new(containers.WaitOptions).
+		WithConditions([]string{"stopped", "exited"}).WithInterval("10ms"))
+	if err != nil {
+		return -1, fmt.Errorf("waiting for %s: %w", id, e.translate(ctx, err))
+	}
+	return int(code), nil
+}
+
+// Signal sends signal sig (a number) to the container's main process.
+func (e *Engine) Signal(ctx context.Context, id string, sig int) error {
+	c, cancel := e.call(ctx)
+	defer cancel()
+	if err := containers.Kill(c, id, new(containers.KillOptions).WithSignal(strconv.Itoa(sig))); err != nil {
+		return fmt.Errorf("signalling %s with %d: %w", id, sig, e.translate(ctx, err))
+	}
+	return nil
+}
+
+// Resize sets the container's TTY size; the container must be running.
+func (e *Engine) Resize(ctx context.Context, id string, height, width uint) error {
+	c, cancel := e.call(ctx)
+	defer cancel()
+	if err := containers.ResizeContainerTTY(c, id, new(containers.ResizeTTYOptions).
+		WithHeight(int(height)).WithWidth(int(width))); err != nil {
+		return fmt.Errorf("resizing %s: %w", id, e.translate(ctx, err))
+	}
+	return nil
+}
+
+// Remove force-removes a container and its anonymous volumes, killing it
+// at once if it runs.
+func (e *Engine) Remove(ctx context.Context, id string) error {
+	c, cancel := e.call(ctx)
+	defer cancel()
+	reports, err := containers.Remove(c, id, new(containers.RemoveOptions).
+		WithForce(true).WithVolumes(true).WithTimeout(0))
+	if err == nil {
+		for _, r := range reports {
+			if r.Err != nil {
+				err = r.Err
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("removing %s: %w", id, e.translate(ctx, err))
+	}
+	return nil
+}
+
+// List lists containers, running or not, that carry all of labels.
+func (e *Engine) List(ctx context.Context, labels map[string]string) ([]runtime.Container, error) {
+	var filters []string
+	for k, v := range labels {
+		if v == "" {
+			filters = append(filters, k)
+		} else {
+			filters = append(filters, k+"="+v)
+		}
+	}
+	slices.Sort(filters)
+	o := new(containers.ListOptions).WithAll(true)
+	if len(filters) > 0 {
+		o = o.WithFilters(map[string][]string{"label": filters})
+	}
+	c, cancel := e.call(ctx)
+	defer cancel()
+	list, err := containers.List(c, o)
+	if err != nil {
+		return nil, fmt.Errorf("listing containers: %w", e.translate(ctx, err))
+	}
+	out := make([]runtime.Container, 0, len(list))
+	for _, l := range list {
+		ct := runtime.Container{ID: l.ID, Image: l.Image, State: l.State, Labels: l.Labels}
+		if len(l.Names) > 0 {
+			ct.Name = l.Names[0]
+		}
+		out = append(out, ct)
+	}
+	return out, nil
+}
+
+// EnsureVolume creates a named volume unless it exists.
+func (e *Engine) EnsureVolume(ctx context.Context, vs runtime.VolumeSpec) error {
+	c, cancel := e.call(ctx)
+	defer cancel()
+	ok, err := volumes.Exists(c, vs.Name, nil)
+	if err != nil {
+		return fmt.Errorf("looking up volume %s: %w", vs.Name, e.translate(ctx, err))
+	}
+	if ok {
+		return nil
+	}
+	_, err = volumes.Create(c, entitiesTypes.VolumeCreateOptions{Name: vs.Name, Labels: vs.Labels}, nil)
+	if err = e.translate(ctx, err); err != nil && !errors.Is(err, runtime.ErrConflict) {
+		return fmt.Errorf("creating volume %s: %w", vs.Name, err)
+	}
+	return nil
+}

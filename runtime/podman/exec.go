@@ -1,0 +1,93 @@
+package podman
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	dockerContainer "github.com/docker/docker/api/types/container"
+
+	"github.com/containers/podman/v5/pkg/api/handlers"
+	"github.com/containers/podman/v5/pkg/bindings"
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+
+	"github.com/hostpersist/hpr/runtime"
+)
+
+// Exec runs a command in a running container and returns its exit code.
+//
+// With a TTY the bindings put os.Stdin in raw mode and follow its size when
+// it is a terminal, whatever spec.Streams holds.
+func (e *Engine) Exec(ctx context.Context, id string, es runtime.ExecSpec) (int, error) {
+	c, cancel, err := e.hijackCall(ctx)
+	if err != nil {
+		return -1, fmt.Errorf("executing in %s: %w", id, err)
+	}
+	defer cancel()
+	stdin, stdout, stderr := hideFiles(es.Streams)
+	if es.Streams.TTY && stdout == nil {
+		stdout = io.Discard // a TTY session must attach its output
+	}
+	session, err := containers.ExecCreate(c, id, &handlers.ExecCreateConfig{ExecOptions: dockerContainer.ExecOptions{
+		User:         es.User,
+		Tty:          es.Streams.TTY,
+		AttachStdin:  stdin != nil,
+		AttachStdout: stdout != nil,
+		AttachStderr: stderr != nil,
+		Env:          es.Env,
+		WorkingDir:   es.WorkingDir,
+		Cmd:          es.Cmd,
+	}})
+	if err != nil {
+		return -1, fmt.Errorf("creating exec session in %s: %w", id, e.translate(ctx, err))
+	}
+	if v := bindings.ServiceVersion(c); v.Major > 4 || v.Major == 4 && v.Minor >= 8 {
+		// Before 4.8 there is no endpoint: sessions go with the container.
+		defer func() {
+			rc, rcancel := e.call(context.WithoutCancel(ctx))
+			defer rcancel()
+			_ = containers.ExecRemove(rc, session, new(containers.ExecRemoveOptions).WithForce(true))
+		}()
+	}
+	o := new(containers.ExecStartAndAttachOptions).
+		WithAttachInput(stdin != nil).WithAttachOutput(stdout != nil).WithAttachError(stderr != nil)
+	if stdin != nil {
+		o = o.WithInputStream(*bufio.NewReader(stdin))
+	}
+	if stdout != nil {
+		o = o.WithOutputStream(stdout)
+	}
+	if stderr != nil {
+		o = o.WithErrorStream(stderr)
+	}
+	if err := containers.ExecStartAndAttach(c, session, o); err != nil {
+		return -1, fmt.Errorf("running exec session in %s: %w", id, e.translate(ctx, err))
+	}
+	return e.execExitCode(ctx, c, session)
+}
+
+// execExitCode reads a finished exec session's exit code. The output can end
+// a moment before the service records the exit, so it asks again briefly.
+func (e *Engine) execExitCode(ctx, c context.Context, session string) (int, error) {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		in, err := containers.ExecInspect(c, session, nil)
+		if err != nil {
+			return -1, fmt.Errorf("inspecting exec session: %w", e.translate(ctx, err))
+		}
+		if !in.Running {
+			return in.ExitCode, nil
+		}
+		if time.Now().After(deadline) {
+			return -1, errors.New("inspecting exec session: still running after its output ended")
+		}
+		select {
+		case <-ctx.Done():
+			return -1, fmt.Errorf("inspecting exec session: %w", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}

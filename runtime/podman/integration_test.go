@@ -1,0 +1,571 @@
+//go:build integration
+
+package podman
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/runtime"
+)
+
+// The engines come from HPR_TEST_ENGINES ("mode=uri ..."), as written by
+// scripts/engines.sh. Ownership is only checked where it means something:
+// on rootless Podman only when this process is the engine's owner (run the
+// test binary as the test user).
+
+const testImage = "debian:bookworm-slim"
+
+type testEngine struct {
+	mode idmap.Mode
+	uri  string
+}
+
+func podmanEngines(t *testing.T) []testEngine {
+	t.Helper()
+	var out []testEngine
+	for _, f := range strings.Fields(os.Getenv("HPR_TEST_ENGINES")) {
+		mode, uri, ok := strings.Cut(f, "=")
+		if ok && strings.HasPrefix(mode, "podman-") {
+			out = append(out, testEngine{idmap.Mode(mode), uri})
+		}
+	}
+	if len(out) == 0 {
+		if os.Getenv("HPR_REQUIRE_ENGINES") == "1" {
+			t.Fatal("HPR_TEST_ENGINES names no podman engine and HPR_REQUIRE_ENGINES=1")
+		}
+		t.Skip("HPR_TEST_ENGINES names no podman engine; run scripts/engines.sh up")
+	}
+	return out
+}
+
+// forEach runs f against every engine this process may use.
+func forEach(t *testing.T, f func(t *testing.T, te testEngine, e *Engine)) {
+	for _, te := range podmanEngines(t) {
+		t.Run(string(te.mode), func(t *testing.T) {
+			ctx := t.Context()
+			e, err := New(ctx, te.uri)
+			if errors.Is(err, runtime.ErrPermission) {
+				t.Skipf("cannot use %s as uid %d: %v", te.uri, os.Getuid(), err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { e.Close() })
+			f(t, te, e)
+		})
+	}
+}
+
+func TestIntegrationInfo(t *testing.T) {
+	forEach(t, func(t *testing.T, te testEngine, e *Engine) {
+		info, err := e.Info(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode != te.mode || info.Facts.Kind != idmap.KindPodman || !info.Local || info.Facts.Version == "" {
+			t.Errorf("Info = %+v, want mode %s, local, a version", info, te.mode)
+		}
+		if te.mode == idmap.PodmanRootless && len(info.Facts.UIDMap) == 0 {
+			t.Errorf("rootless Info has no uid map: %+v", info.Facts)
+		}
+		t.Logf("%+v", info)
+	})
+}
+
+// plan makes the plan hpr would make for testImage, or reports why this
+// process cannot own files on the engine.
+func plan(t *testing.T, e *Engine) (idmap.Plan, bool) {
+	t.Helper()
+	ctx := t.Context()
+	info, err := e.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := e.Image(ctx, testImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	passwd, err := e.ReadImageFile(ctx, testImage, "/etc/passwd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	group, err := e.ReadImageFile(ctx, testImage, "/etc/group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := idmap.CurrentHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := idmap.NewPlan(host, info.Facts, idmap.Image{User: img.User, Passwd: passwd, Group: group}, idmap.OverrideAuto)
+	if err != nil {
+		t.Logf("no plan for uid %d: %v", os.Getuid(), err)
+		return idmap.Plan{}, false
+	}
+	return p, true
+}
+
+// projectDir is a bind-mountable directory any container user can write.
+func projectDir(t *testing.T) string {
+	dir := t.TempDir()
+	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o777|os.ModeSticky); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+type run struct {
+	stdout, stderr bytes.Buffer
+	code           int
+	create, start  time.Duration
+	wait, total    time.Duration
+}
+
+// runSteps goes create → attach → start → wait → remove, timing the steps.
+func runSteps(t *testing.T, e *Engine, spec runtime.ContainerSpec) (r run) {
+	t.Helper()
+	ctx := t.Context()
+	t0 := time.Now()
+	id, err := e.Create(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.create = time.Since(t0)
+	defer func() {
+		if err := e.Remove(context.WithoutCancel(ctx), id); err != nil {
+			t.Error(err)
+		}
+		r.total = time.Since(t0)
+	}()
+	done, err := e.Attach(ctx, id, runtime.Streams{Stdout: &r.stdout, Stderr: &r.stderr, TTY: spec.TTY})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t1 := time.Now()
+	if err := e.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	t2 := time.Now()
+	r.start = t2.Sub(t1)
+	r.code, err = e.Wait(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait = time.Since(t2)
+	if err := <-done; err != nil {
+		t.Errorf("attach: %v", err)
+	}
+	return r
+}
+
+func TestIntegrationRun(t *testing.T) {
+	forEach(t, func(t *testing.T, te testEngine, e *Engine) {
+		p, owns := plan(t, e)
+		dir := projectDir(t)
+		spec := runtime.ContainerSpec{
+			Image: testImage,
+			Cmd: []string{"sh", "-c", `echo out; echo err >&2; echo data > /app/written
+				id -un; id -gn; echo "HOME=$HOME USER=$USER"; touch "$HOME/.probe" && echo home-writable; exit 3`},
+			Mounts: []runtime.Mount{{Source: dir, Target: "/app"}},
+			Labels: map[string]string{runtime.LabelProject: dir},
+			Plan:   p,
+		}
+		r := runSteps(t, e, spec)
+		t.Logf("plan %q userns %q: create+identity %v, start %v, wait %v, total %v", p.User, p.Userns, r.create, r.start, r.wait, r.total)
+		if r.code != 3 {
+			t.Errorf("exit code %d, want 3", r.code)
+		}
+		if diff := cmp.Diff("err\n", r.stderr.String()); diff != "" {
+			t.Errorf("stderr (-want +got):\n%s", diff)
+		}
+		if !owns {
+			if !strings.HasPrefix(r.stdout.String(), "out\n") {
+				t.Errorf("stdout %q", r.stdout.String())
+			}
+			t.Skipf("uid %d does not own %s: ownership not checked", os.Getuid(), te.uri)
+		}
+		group := p.UserName // the plan names a new group after the user
+		if p.GroupLine != "" {
+			group = strings.SplitN(p.GroupLine, ":", 2)[0]
+		} else {
+			group = "" // the image's; not checked
+		}
+		want := "out\n" + p.UserName + "\n"
+		got := r.stdout.String()
+		if group != "" {
+			want += group + "\n"
+		} else if lines := strings.SplitN(got, "\n", 4); len(lines) == 4 {
+			got = strings.Join([]string{lines[0], lines[1], lines[3]}, "\n")
+		}
+		want += "HOME=" + p.Home + " USER=" + p.UserName + "\nhome-writable\n"
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("stdout (-want +got):\n%s", diff)
+		}
+		fi, err := os.Stat(filepath.Join(dir, "written"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if int(st.Uid) != p.HostUID || int(st.Gid) != p.HostGID {
+			t.Errorf("written as %d:%d, want %d:%d", st.Uid, st.Gid, p.HostUID, p.HostGID)
+		}
+	})
+}
+
+// TestIntegrationIdentity times the identity step alone, with the image's
+// files cached by planning and without, and checks what the container's
+// user sees: entries, owners and modes.
+func TestIntegrationIdentity(t *testing.T) {
+	forEach(t, func(t *testing.T, te testEngine, e *Engine) {
+		ctx := t.Context()
+		p, _ := plan(t, e) // warms the cache, as planning does
+		if p.PasswdLine == "" || !p.CreateHome {
+			// A user the image lacks, as hpr plans one for a host user
+			// the image has no entry for. Under keep-id the service
+			// owner's uid is the one mapped in.
+			uid := 4242
+			if te.mode == idmap.PodmanRootless {
+				fi, err := os.Stat(strings.TrimPrefix(te.uri, "unix://"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				uid = int(fi.Sys().(*syscall.Stat_t).Uid)
+				p.Userns = "keep-id"
+			}
+			p.User, p.UID, p.GID = fmt.Sprintf("%d:%d", uid, uid), uid, uid
+			p.UserName, p.Home, p.CreateHome = "hprt", "/home/hprt", true
+			p.PasswdLine = fmt.Sprintf("hprt:x:%d:%d:hpr:/home/hprt:/bin/sh", uid, uid)
+			p.GroupLine = fmt.Sprintf("hprt:x:%d:", uid)
+			p.Env = []string{"HOME=/home/hprt", "USER=hprt"}
+		}
+		bare := runtime.ContainerSpec{Image: testImage, Plan: p, Cmd: []string{"sh", "-c",
+			`id; stat -c '%n %u:%g %a' /etc/passwd /etc/group "$HOME"; grep -c "^$(id -un):" /etc/passwd`}}
+		bare.Plan.PasswdLine, bare.Plan.GroupLine, bare.Plan.CreateHome = "", "", false
+		want := fmt.Sprintf("uid=%d(%s) gid=%d(%s) groups=%d(%s)\n/etc/passwd 0:0 644\n/etc/group 0:0 644\n%s %d:%d 755\n1\n",
+			p.UID, p.UserName, p.GID, strings.Split(p.GroupLine+":", ":")[0], p.GID, strings.Split(p.GroupLine+":", ":")[0], p.Home, p.UID, p.GID)
+		for _, cached := range []bool{true, true, true, false, false, false} {
+			if !cached {
+				e.etc = etcCache{}
+			}
+			id, err := e.Create(ctx, bare)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t0 := time.Now()
+			if err := e.applyIdentity(ctx, id, p); err != nil {
+				t.Fatal(err)
+			}
+			took := time.Since(t0)
+			var out, errOut bytes.Buffer
+			done, err := e.Attach(ctx, id, runtime.Streams{Stdout: &out, Stderr: &errOut})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Start(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			if code, err := e.Wait(ctx, id); err != nil || code != 0 {
+				t.Errorf("Wait = %d, %v; stderr %s", code, err, errOut.String())
+			}
+			<-done
+			if err := e.Remove(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, out.String()); diff != "" {
+				t.Errorf("inside (-want +got):\n%s", diff)
+			}
+			t.Logf("identity step (cached %v): %v", cached, took)
+		}
+	})
+}
+
+// TestIntegrationNoOp times a whole `true` run through runtime.Run, the way
+// hpr run does it, and Wait's latency after a container exits.
+func TestIntegrationNoOp(t *testing.T) {
+	forEach(t, func(t *testing.T, te testEngine, e *Engine) {
+		p, _ := plan(t, e)
+		spec := runtime.ContainerSpec{Image: testImage, Cmd: []string{"true"}, Plan: p}
+		var totals, waits []time.Duration
+		for range 5 {
+			r := runSteps(t, e, spec)
+			if r.code != 0 {
+				t.Fatalf("exit %d", r.code)
+			}
+			totals, waits = append(totals, r.total), append(waits, r.wait)
+		}
+		var runs []time.Duration
+		for range 5 {
+			t0 := time.Now()
+			code, err := runtime.Run(t.Context(), e, runtime.RunOptions{Spec: spec})
+			if err != nil || code != 0 {
+				t.Fatalf("Run = %d, %v", code, err)
+			}
+			runs = append(runs, time.Since(t0))
+		}
+		t.Logf("no-op steps total %v; start→wait returned %v; runtime.Run %v", totals, waits, runs)
+	})
+}
+
+func TestIntegrationStartErrors(t *testing.T) {
+	forEach(t, func(t *testing.T, te testEngine, e *Engine) {
+		for _, tc := range []struct {
+			cmd  []string
+			want error
+		}{
+			{[]string{"no-such-command"}, runtime.ErrCommandNotFound},
+			{[]string{"/no/such/file"}, runtime.ErrCommandNotFound},
+			{[]string{"/etc/passwd"}, runtime.ErrCommandNotExecutable},
+		} {
+			id, err := e.Create(t.Context(), runtime.ContainerSpec{Image: testImage, Cmd: tc.cmd})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = e.Start(t.Context(), id)
+			if !errors.Is(err, tc.want) {
+				t.Errorf("Start(%q) = %v, want %v", tc.cmd, err, tc.want)
+			}
+			if err := e.Remove(t.Context(), id); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+}
+
+func TestIntegrationNotFound(t *testing.T) {
+	forEach(t, func(t *testing.T, te testEngine, e *Engine) {
+		ctx := t.Context()
+		check := func(what string, err error) {
+			t.Helper()
+			if !errors.Is(err, runtime.ErrNotFound) {
+				t.Errorf("%s: %v, want ErrNotFound", what, err)
+			}
+		}
+		_, err := e.Image(ctx, "hpr-no-such-image:1")
+		check("Image", err)
+		_, err = e.ReadImageFile(ctx, "hpr-no-such-image:1", "/etc/passwd")
+		check("ReadImageFile of a missing image", err)
+		_, err = e.ReadImageFile(ctx, testImage, "/etc/no-such-file")
+		check("ReadImageFile of a missing file", err)
+		check("RemoveImage", e.RemoveImage(ctx, "hpr-no-such-image:1"))
+		check("Start", e.Start(ctx, "hpr-no-such-container"))
+		_, err = e.Wait(ctx, "hpr-no-such-container")
+		check("Wait", err)
+		check("Remove", e.Remove(ctx, "hpr-no-such-container"))
+		_, err = e.Create(ctx, runtime.ContainerSpec{Image: "hpr-no-such-image:1", Cmd: []string{"true"}})
+		check("Create", err)
+	})
+}
+
+func TestIntegrationExecSignalList(t *testing.T) {
+	forEach(t, func(t *testing.T, te testEngine, e *Engine) {
+		ctx := t.Context()
+		p, _ := plan(t, e)
+		label := map[string]string{runtime.LabelProject: t.Name()}
+		id, err := e.Create(ctx, runtime.ContainerSpec{Image: testImage, Cmd: []string{"sleep", "60"}, Labels: label, Plan: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Remove(context.WithoutCancel(ctx), id)
+		if err := e.Start(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		list, err := e.List(ctx, label)
+		if err != nil || len(list) != 1 || list[0].ID != id || list[0].State != "running" {
+			t.Errorf("List = %+v, %v; want the one running container", list, err)
+		}
+		for range 3 {
+			var out, errOut bytes.Buffer
+			t0 := time.Now()
+			code, err := e.Exec(ctx, id, runtime.ExecSpec{
+				Cmd:     []string{"sh", "-c", "read x; echo got $x; id -u; echo oops >&2; exit 7"},
+				User:    p.User,
+				Streams: runtime.Streams{Stdin: strings.NewReader("hi\n"), Stdout: &out, Stderr: &errOut},
+			})
+			if err != nil || code != 7 {
+				t.Fatalf("Exec = %d, %v; want 7", code, err)
+			}
+			wantOut := "got hi\n" + strings.SplitN(p.User+":", ":", 2)[0] + "\n"
+			if p.User == "" {
+				wantOut = "got hi\n0\n"
+			}
+			if out.String() != wantOut || errOut.String() != "oops\n" {
+				t.Errorf("Exec stdout %q stderr %q, want %q and %q", out.String(), errOut.String(), wantOut, "oops\n")
+			}
+			t.Logf("exec took %v", time.Since(t0))
+		}
+		if err := e.Signal(ctx, id, int(syscall.SIGKILL)); err != nil {
+			t.Fatal(err)
+		}
+		code, err := e.Wait(ctx, id)
+		if err != nil || code != 137 {
+			t.Errorf("Wait after SIGKILL = %d, %v; want 137", code, err)
+		}
+		if err := e.Remove(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if list, err := e.List(ctx, label); err != nil || len(list) != 0 {
+			t.Errorf("List after Remove = %+v, %v", list, err)
+		}
+	})
+}
+
+func TestIntegrationTTYAndStdin(t *testing.T) {
+	forEach(t, func(t *testing.T, te testEngine, e *Engine) {
+		ctx := t.Context()
+		id, err := e.Create(ctx, runtime.ContainerSpec{Image: testImage, TTY: true, OpenStdin: true,
+			Cmd: []string{"sh", "-c", "read x; echo got $x; stty size"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Remove(context.WithoutCancel(ctx), id)
+		pr, pw := io.Pipe()
+		var out syncBuffer
+		done, err := e.Attach(ctx, id, runtime.Streams{Stdin: pr, Stdout: &out, TTY: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Start(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Resize(ctx, id, 33, 111); err != nil {
+			t.Error(err)
+		}
+		pw.Write([]byte("hello\n"))
+		code, err := e.Wait(ctx, id)
+		if err != nil || code != 0 {
+			t.Fatalf("Wait = %d, %v", code, err)
+		}
+		pw.Close()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("attach did not end after the container exited")
+		}
+		if s := out.String(); !strings.Contains(s, "got hello") || !strings.Contains(s, "33 111") {
+			t.Errorf("tty output %q, want got hello and 33 111", s)
+		}
+	})
+}
+
+func TestIntegrationImportBuild(t *testing.T) {
+	forEach(t, func(t *testing.T, te testEngine, e *Engine) {
+		ctx := t.Context()
+		ref := "localhost/hpr-test-import:" + strings.ToLower(string(te.mode))
+		var tb bytes.Buffer
+		tw := tar.NewWriter(&tb)
+		tw.WriteHeader(&tar.Header{Name: "etc/", Typeflag: tar.TypeDir, Mode: 0o755})
+		body := "root:x:0:0:root:/root:/bin/sh\n"
+		tw.WriteHeader(&tar.Header{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))})
+		tw.Write([]byte(body))
+		tw.Close()
+		if err := e.Import(ctx, runtime.ImportOptions{Ref: ref, Tar: &tb,
+			Changes: []string{"ENV PATH=/usr/bin:/bin", `CMD ["/bin/true"]`, "USER 1000"}}); err != nil {
+			t.Fatal(err)
+		}
+		img, err := e.Image(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img.User != "1000" || !cmp.Equal(img.Cmd, []string{"/bin/true"}) || !cmp.Equal(img.Env, []string{"PATH=/usr/bin:/bin"}) {
+			t.Errorf("imported image %+v", img)
+		}
+		if b, err := e.ReadImageFile(ctx, ref, "/etc/passwd"); err != nil || string(b) != body {
+			t.Errorf("ReadImageFile = %q, %v", b, err)
+		}
+
+		dir := t.TempDir()
+		write := func(name, s string) {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write("Dockerfile", "FROM hpr-no-such-base:1\n")
+		err = e.Build(ctx, runtime.BuildOptions{ContextDir: dir, Tag: "localhost/hpr-test-build:x"})
+		if !errors.Is(err, runtime.ErrNotFound) || !strings.Contains(err.Error(), "hpr-no-such-base:1") {
+			t.Errorf("Build of a missing base = %v, want ErrNotFound naming it", err)
+		}
+		write("Dockerfile", "ARG BASE=nothing\nFROM ${BASE}\nARG UID\nCOPY . /ctx/\nRUN echo built as $UID\nLABEL a=b\n")
+		write(".dockerignore", "secret*\n")
+		write("secret.txt", "no")
+		write("kept.txt", "yes")
+		tag := "localhost/hpr-test-build:" + strings.ToLower(string(te.mode))
+		var out bytes.Buffer
+		t0 := time.Now()
+		err = e.Build(ctx, runtime.BuildOptions{ContextDir: dir, Tag: tag, Output: &out,
+			Args: map[string]string{"BASE": testImage, "UID": "4242"}, Labels: map[string]string{"io.hpr.test": "1"}})
+		if err != nil {
+			t.Fatalf("Build: %v\n%s", err, out.String())
+		}
+		t.Logf("build took %v", time.Since(t0))
+		if !strings.Contains(out.String(), "built as 4242") {
+			t.Errorf("build output lacks the RUN's: %s", out.String())
+		}
+		if b, err := e.ReadImageFile(ctx, tag, "/ctx/kept.txt"); err != nil || string(b) != "yes" {
+			t.Errorf("kept.txt = %q, %v", b, err)
+		}
+		if _, err := e.ReadImageFile(ctx, tag, "/ctx/secret.txt"); !errors.Is(err, runtime.ErrNotFound) {
+			t.Errorf(".dockerignore'd secret.txt: %v, want ErrNotFound", err)
+		}
+		if img, err := e.Image(ctx, tag); err != nil || img.Labels["io.hpr.test"] != "1" || img.Labels["a"] != "b" {
+			t.Errorf("built image labels %v, %v", img.Labels, err)
+		}
+		for _, r := range []string{tag, ref} {
+			if err := e.RemoveImage(ctx, r); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+}
+
+func TestIntegrationVolume(t *testing.T) {
+	forEach(t, func(t *testing.T, te testEngine, e *Engine) {
+		ctx := t.Context()
+		name := "hpr-test-vol"
+		for range 2 {
+			if err := e.EnsureVolume(ctx, runtime.VolumeSpec{Name: name, Labels: map[string]string{runtime.LabelProject: "x"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, _ := plan(t, e)
+		r := runSteps(t, e, runtime.ContainerSpec{Image: testImage, Plan: p,
+			Volumes: []runtime.VolumeMount{{Name: name, Target: "/data"}},
+			Cmd:     []string{"sh", "-c", "touch /data/x && echo ok"}})
+		if r.code != 0 || r.stdout.String() != "ok\n" {
+			t.Errorf("writing the volume as %q: exit %d, %q %q", p.User, r.code, r.stdout.String(), r.stderr.String())
+		}
+	})
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,283 @@
+package podman
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/containers/podman/v5/pkg/bindings"
+	"github.com/containers/podman/v5/pkg/bindings/system"
+	"github.com/containers/podman/v5/pkg/errorhandling"
+	"go.podman.io/storage/pkg/idtools"
+
+	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/runtime"
+)
+
+var _ runtime.Engine = (*Engine)(nil)
+
+// Engine is a runtime.Engine over one Podman service endpoint, spoken to
+// through the libpod API (never the Docker-compatible one). It is safe for
+// concurrent use.
+type Engine struct {
+	endpoint string
+	// socket is the unix socket path, empty for tcp endpoints.
+	socket string
+	// conn is the bindings' connection context: the bindings keep their
+	// client in a context value, so this is the one context hpr keeps in a
+	// struct. Calls never use it directly; see call.
+	conn context.Context
+	// closeConn cancels conn.
+	closeConn context.CancelCauseFunc
+	// etc remembers images' identity files; see etcCache.
+	etc etcCache
+}
+
+// errClosed is the cause conn is cancelled with by Close.
+var errClosed = errors.New("podman engine closed")
+
+// New connects to the Podman service at endpoint (unix:///run/podman/podman.sock,
+// unix:///run/user/N/podman/podman.sock or tcp://host:port). It pings the
+// service and fails within about runtime.DialTimeout, with an error wrapping
+// runtime.ErrUnreachable or runtime.ErrPermission, when that does not work.
+func New(ctx context.Context, endpoint string) (*Engine, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("parsing podman endpoint %q: %w", endpoint, err)
+	}
+	e := &Engine{endpoint: endpoint}
+	switch u.Scheme {
+	case "unix":
+		e.socket = u.Path
+		if u.Host != "" { // unix://run/podman/podman.sock
+			e.socket = "/" + u.Host + u.Path
+		}
+	case "tcp":
+	default:
+		return nil, fmt.Errorf("connecting to %s: scheme %q: %w (use unix:// or tcp://)", endpoint, u.Scheme, runtime.ErrUnsupported)
+	}
+
+	// The connection context outlives New, so it cannot be ctx. It is
+	// cancelled if the ping outlasts DialTimeout or ctx, and by Close.
+	base, cancel := context.WithCancelCause(context.Background())
+	timer := time.AfterFunc(runtime.DialTimeout, func() {
+		cancel(fmt.Errorf("no answer within %v", runtime.DialTimeout))
+	})
+	stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
+	conn, err := bindings.NewConnection(base, endpoint)
+	timer.Stop()
+	stop()
+	if err == nil && context.Cause(base) != nil {
+		err = context.Cause(base)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			cancel(err)
+			return nil, fmt.Errorf("connecting to %s: %w", endpoint, context.Cause(ctx))
+		}
+		if cause := context.Cause(base); cause != nil {
+			err = fmt.Errorf("%w (%v)", err, cause)
+		}
+		cancel(err)
+		return nil, fmt.Errorf("connecting: %w", e.translate(ctx, err))
+	}
+	e.conn, e.closeConn = conn, cancel
+	return e, nil
+}
+
+// call returns the context for one bindings call: it carries the
+// connection and ends when ctx ends. The caller must call the CancelFunc.
+func (e *Engine) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancelCause(e.conn)
+	stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
+	return c, func() {
+		stop()
+		cancel(context.Canceled)
+	}
+}
+
+// Close releases the engine's connections. Calls after Close fail.
+func (e *Engine) Close() error {
+	if c, err := bindings.GetClient(e.conn); err == nil {
+		c.Client.CloseIdleConnections()
+	}
+	e.closeConn(errClosed)
+	return nil
+}
+
+// Info asks the service about itself through libpod's /info: the Docker
+// compatible endpoint does not say whether Podman is rootless.
+func (e *Engine) Info(ctx context.Context) (runtime.Info, error) {
+	c, cancel := e.call(ctx)
+	defer cancel()
+	in, err := system.Info(c, nil)
+	if err != nil {
+		return runtime.Info{}, fmt.Errorf("asking %s for info: %w", e.endpoint, e.translate(ctx, err))
+	}
+	if in.Host == nil || in.Store == nil {
+		return runtime.Info{}, fmt.Errorf("asking %s for info: the answer has no host or store section; is this a Podman service?", e.endpoint)
+	}
+	facts := idmap.Engine{
+		Kind:       idmap.KindPodman,
+		Rootless:   in.Host.Security.Rootless,
+		Version:    in.Version.Version,
+		APIVersion: in.Version.APIVersion,
+		UIDMap:     idRanges(in.Host.IDMappings.UIDMap),
+		GIDMap:     idRanges(in.Host.IDMappings.GIDMap),
+	}
+	mode, err := facts.Mode()
+	if err != nil {
+		return runtime.Info{}, fmt.Errorf("classifying %s: %w", e.endpoint, err)
+	}
+	return runtime.Info{
+		Endpoint:      e.endpoint,
+		Local:         e.socket != "",
+		Facts:         facts,
+		Mode:          mode,
+		OS:            in.Host.OS,
+		Arch:          in.Host.Arch,
+		StorageDriver: in.Store.GraphDriverName,
+	}, nil
+}
+
+func idRanges(m []idtools.IDMap) []idmap.IDRange {
+	if len(m) == 0 {
+		return nil
+	}
+	r := make([]idmap.IDRange, len(m))
+	for i, x := range m {
+		r[i] = idmap.IDRange{ContainerID: int64(x.ContainerID), HostID: int64(x.HostID), Count: int64(x.Size)}
+	}
+	return r
+}
+
+// apiError is a bindings error classified as one of runtime's sentinels. Its
+// text is the client's, with what to do when the sentinel is about the
+// endpoint itself.
+type apiError struct {
+	kind error
+	msg  string
+	err  error
+}
+
+func (a *apiError) Error() string { return a.msg }
+func (a *apiError) Unwrap() []error {
+	if a.err == nil {
+		return []error{a.kind}
+	}
+	return []error{a.kind, a.err}
+}
+
+// translate classifies a bindings error into runtime's sentinels, keeping
+// the client's text. ctx is the caller's: when it has ended, that is the
+// error.
+func (e *Engine) translate(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return &apiError{kind: ctx.Err(), msg: err.Error(), err: err}
+	}
+	kind := e.classify(err)
+	switch kind {
+	case nil:
+		return err
+	case runtime.ErrUnreachable:
+		return &apiError{kind: kind, msg: fmt.Sprintf("podman at %s did not answer: %v; is the service running (podman system service)?", e.endpoint, err), err: err}
+	case runtime.ErrPermission:
+		return &apiError{kind: kind, msg: e.permissionHint(err), err: err}
+	default:
+		return &apiError{kind: kind, msg: err.Error(), err: err}
+	}
+}
+
+// classify returns the runtime sentinel err stands for, or nil.
+func (e *Engine) classify(err error) error {
+	var model *errorhandling.ErrorModel
+	if errors.As(err, &model) {
+		switch model.Code() {
+		case 404:
+			return runtime.ErrNotFound
+		case 409:
+			return runtime.ErrConflict
+		}
+		return classifyText(model.Error())
+	}
+	var apiVersion *bindings.APIVersionError
+	if errors.As(err, &apiVersion) {
+		return runtime.ErrUnsupported
+	}
+	// Errors from the socket itself: these are about the endpoint.
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		if errors.Is(err, fs.ErrPermission) {
+			return runtime.ErrPermission
+		}
+		return runtime.ErrUnreachable
+	}
+	if errors.As(err, new(bindings.ConnectError)) {
+		if strings.Contains(err.Error(), "too old") {
+			return runtime.ErrUnsupported
+		}
+		return runtime.ErrUnreachable
+	}
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return runtime.ErrUnreachable
+	}
+	return classifyText(err.Error())
+}
+
+// classifyText classifies errors the bindings only give as text (some
+// return http.Response.Status, "404 Not Found").
+func classifyText(s string) error {
+	l := strings.ToLower(s)
+	switch {
+	case strings.HasPrefix(l, "404 "),
+		strings.Contains(l, "no such container"), strings.Contains(l, "no such image"),
+		strings.Contains(l, "no such volume"), strings.Contains(l, "no such exec"),
+		strings.Contains(l, "no container with name or id"),
+		strings.Contains(l, "image not known"), strings.Contains(l, "volume not known"):
+		return runtime.ErrNotFound
+	case strings.HasPrefix(l, "409 "):
+		return runtime.ErrConflict
+	}
+	return nil
+}
+
+// permissionHint says which group grants access to the socket.
+func (e *Engine) permissionHint(err error) string {
+	msg := fmt.Sprintf("podman at %s: %v", e.endpoint, err)
+	if e.socket == "" {
+		return msg
+	}
+	fi, serr := os.Stat(e.socket)
+	if serr != nil {
+		return msg
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return msg
+	}
+	group := strconv.FormatUint(uint64(st.Gid), 10)
+	if g, gerr := user.LookupGroupId(group); gerr == nil {
+		group = g.Name
+	}
+	if st.Gid == 0 || fi.Mode().Perm()&0o020 == 0 {
+		return fmt.Sprintf("%s; the socket %s (group %s, mode %v) is not writable by its group: use your own rootless service (systemctl --user start podman.socket) or ask an administrator", msg, e.socket, group, fi.Mode().Perm())
+	}
+	return fmt.Sprintf("%s; join the socket's group %q (sudo usermod -aG %s $USER) and log in again", msg, group, group)
+}

@@ -1,0 +1,38 @@
+// Package project finds and loads a project's hpr.toml.
+//
+// Find walks up from a directory to the nearest hpr.toml; Load parses it
+// against schema v1, applies defaults and resolves paths relative to the
+// file; AdHoc stands in when there is no file (`hpr run --image`); Template
+// is what `hpr init` writes.
+//
+// Schema v1 (DESIGN.md "hpr.toml (v1)") plus three [run] keys added for the
+// runner:
+//
+//	name = "blog"            # default: the directory's name, sanitised
+//
+//	[engine]
+//	prefer = "auto"          # auto | docker | podman
+//	endpoint = "unix:///…"   # unix://, tcp:// or ssh://
+//
+//	[image]                  # ref, or build; neither: `hpr run` needs --image
+//	ref = "…"
+//	build = "."              # relative to hpr.toml
+//	dockerfile = "Dockerfile" # relative to the build context, inside it
+//	args = { K = "v" }
+//
+//	[run]
+//	command = ["…"]          # replaces the image's CMD; not empty
+//	entrypoint = ["…"]       # replaces the image's ENTRYPOINT; [] clears it
+//	mount = "/app"           # absolute, clean, not "/"
+//	ports = ["5000", "5000:5000", "127.0.0.1:8080:80", "[::1]:8080:80", "8080:80/udp"]
+//	env = { TZ = "UTC" }
+//	volumes = ["bundle:/usr/local/bundle"]  # scoped as hpr-<name>-bundle
+//	user = "auto"            # auto | root | image
+//	cap_drop = ["ALL"]       # capabilities(7) names, with or without CAP_;
+//	cap_add = ["CHOWN"]      # nothing is dropped unless listed
+//
+// Every value is a string, a list of strings or a table of strings: numbers
+// must be quoted, so that one spelling works everywhere. A problem in the
+// file is an *Error whose message is one line, "<path>:<line>: <what is
+// wrong> (<fix>)"; unknown keys are errors.
+package project

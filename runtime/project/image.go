@@ -1,0 +1,228 @@
+package project
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/dockerfile"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
+)
+
+// BuildPolicy says when EnsureImage may build.
+type BuildPolicy int
+
+// Build policies.
+const (
+	// BuildIfChanged builds when no image exists for the current build
+	// inputs (hpr run's default).
+	BuildIfChanged BuildPolicy = iota
+	// BuildAlways builds even when the inputs are unchanged (--build).
+	BuildAlways
+	// BuildNever fails when the image for the current inputs is missing
+	// (--no-build).
+	BuildNever
+)
+
+// ErrNotBuilt is returned under BuildNever when the image is missing.
+var ErrNotBuilt = errors.New("image not built")
+
+// BuildArgs returns the build args for an image built for engine facts e:
+// hpr.toml's args, plus UID and GID set to the container-side ids that land
+// on the host as h (idmap's BuildUID/BuildGID) unless hpr.toml sets them.
+func (p *Project) BuildArgs(h idmap.Host, e idmap.Engine) (map[string]string, error) {
+	plan, err := idmap.NewPlan(h, e, idmap.Image{}, p.Run.User)
+	if err != nil {
+		return nil, err
+	}
+	args := map[string]string{}
+	for k, v := range p.Image.Args {
+		args[k] = v
+	}
+	if _, ok := args["UID"]; !ok {
+		args["UID"] = strconv.Itoa(plan.BuildUID)
+	}
+	if _, ok := args["GID"]; !ok {
+		args["GID"] = strconv.Itoa(plan.BuildGID)
+	}
+	return args, nil
+}
+
+// EnsureImage returns the image to run: [image] ref as is, or the tag of the
+// image built from the project's build inputs, building it first when the
+// policy allows and no image for these inputs exists. The tag is
+// "hpr-<name>:<12 hex digits of the inputs' hash>", so unchanged inputs mean
+// no build and no context upload. Build output goes to out.
+func (p *Project) EnsureImage(ctx context.Context, e runtime.Engine, facts idmap.Engine, h idmap.Host, policy BuildPolicy, out io.Writer) (string, error) {
+	if !p.Image.Building() {
+		return p.Image.Ref, nil
+	}
+	args, err := p.BuildArgs(h, facts)
+	if err != nil {
+		return "", err
+	}
+	key, err := p.buildKey(ctx, e, args)
+	if err != nil {
+		return "", err
+	}
+	tag := "hpr-" + p.Name + ":" + key[:12]
+	if policy != BuildAlways {
+		_, err := e.Image(ctx, tag)
+		switch {
+		case err == nil:
+			return tag, nil
+		case !errors.Is(err, runtime.ErrNotFound):
+			return "", fmt.Errorf("inspecting image %s: %w", tag, err)
+		case policy == BuildNever:
+			return "", fmt.Errorf("%w: %s (the build inputs changed or it was never built): run `hpr build`", ErrNotBuilt, tag)
+		}
+	}
+	err = e.Build(ctx, runtime.BuildOptions{
+		ContextDir: p.Image.BuildContext,
+		Dockerfile: p.Image.DockerfileInContext(),
+		Tag:        tag,
+		Args:       args,
+		Labels: map[string]string{
+			runtime.LabelProject: p.RealRoot,
+			"io.hpr.inputs":      key,
+		},
+		Output: out,
+	})
+	if err != nil {
+		return "", fmt.Errorf("building %s: %w", tag, err)
+	}
+	return tag, nil
+}
+
+// buildKey hashes everything a build reads: the Dockerfile, .dockerignore,
+// the build args, the IDs of the base images (which also checks that they
+// exist: hpr never pulls), and the context files COPY and ADD use — only
+// those, so the cost does not grow with the project unless the Dockerfile
+// copies all of it.
+func (p *Project) buildKey(ctx context.Context, e runtime.Engine, args map[string]string) (string, error) {
+	df, err := os.ReadFile(p.Image.Dockerfile)
+	if err != nil {
+		return "", fmt.Errorf("reading the Dockerfile: %w", err)
+	}
+	h := sha256.New()
+	field := func(name, value string) { fmt.Fprintf(h, "%s %d\n%s\n", name, len(value), value) }
+	field("dockerfile-path", p.Image.DockerfileInContext())
+	field("dockerfile", string(df))
+
+	ctxDir := p.Image.BuildContext
+	ignore, err := os.ReadFile(filepath.Join(ctxDir, ".dockerignore"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("reading .dockerignore: %w", err)
+	}
+	field("dockerignore", string(ignore))
+	patterns, err := ignorefile.ReadAll(strings.NewReader(string(ignore)))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", filepath.Join(ctxDir, ".dockerignore"), err)
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", filepath.Join(ctxDir, ".dockerignore"), err)
+	}
+
+	keys := make([]string, 0, len(args))
+	for k := range args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		field("arg", k+"="+args[k])
+	}
+
+	bases, err := dockerfile.BaseImages(df, args)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", p.Image.Dockerfile, err)
+	}
+	for _, b := range bases {
+		img, err := e.Image(ctx, b)
+		if errors.Is(err, runtime.ErrNotFound) {
+			return "", fmt.Errorf("base image %s of %s is not on this engine: import or build it first (hpr never pulls): %w", b, p.Image.Dockerfile, runtime.ErrNotFound)
+		}
+		if err != nil {
+			return "", fmt.Errorf("inspecting base image %s: %w", b, err)
+		}
+		field("base", b+"@"+img.ID)
+	}
+
+	srcs, err := dockerfile.Sources(df, args)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", p.Image.Dockerfile, err)
+	}
+	for _, src := range srcs {
+		if err := hashSource(h, ctxDir, src, pm); err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashSource hashes the context files a COPY/ADD source names (a path or a
+// glob), skipping what .dockerignore excludes.
+func hashSource(h io.Writer, ctxDir, src string, pm *patternmatcher.PatternMatcher) error {
+	clean := filepath.Clean("/" + src)[1:] // inside the context, as the builder sees it
+	matches, err := filepath.Glob(filepath.Join(ctxDir, clean))
+	if err != nil {
+		return fmt.Errorf("COPY/ADD source %q: %w", src, err)
+	}
+	sort.Strings(matches)
+	fmt.Fprintf(h, "source %q %d\n", src, len(matches))
+	for _, m := range matches {
+		err := filepath.WalkDir(m, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(ctxDir, path)
+			if err != nil {
+				return err
+			}
+			if rel != "." {
+				if skip, _ := pm.MatchesOrParentMatches(filepath.ToSlash(rel)); skip {
+					if d.IsDir() && !pm.Exclusions() {
+						return filepath.SkipDir
+					}
+					return nil
+				}
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "%s %o\n", filepath.ToSlash(rel), info.Mode())
+			switch {
+			case info.Mode().IsRegular():
+				f, err := os.Open(path)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				_, err = io.Copy(h, f)
+				return err
+			case info.Mode()&fs.ModeSymlink != 0:
+				t, err := os.Readlink(path)
+				fmt.Fprintf(h, "-> %s\n", t)
+				return err
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("hashing build input %s: %w", m, err)
+		}
+	}
+	return nil
+}

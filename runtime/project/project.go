@@ -1,0 +1,250 @@
+package project
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/runtime"
+)
+
+// FileName is the name of a project file.
+const FileName = "hpr.toml"
+
+// DefaultMount is where the project is mounted unless [run] mount says
+// otherwise.
+const DefaultMount = "/app"
+
+// Project is a loaded hpr.toml, with defaults applied and paths made
+// absolute.
+type Project struct {
+	// Path is the absolute path of hpr.toml; empty for an AdHoc project.
+	Path string
+	// Root is the project directory (hpr.toml's directory), absolute but
+	// with symlinks kept, as the user reached it. It is the bind-mount
+	// source, so messages show the path the user knows.
+	Root string
+	// RealRoot is Root with symlinks resolved. It identifies the project
+	// (the io.hpr.project label, gc, WorkDir) so that one directory reached
+	// through two paths is one project.
+	RealRoot string
+	// Name names the project's image, volumes and containers. It matches
+	// [a-z0-9]+([._-][a-z0-9]+)*, so it is valid in image references and in
+	// container and volume names.
+	Name   string
+	Engine Engine
+	Image  Image
+	Run    Run
+}
+
+// Engine is hpr.toml's [engine]: a preference that explicit choices
+// (--engine, HPR_ENGINE, CONTAINER_HOST, DOCKER_HOST) override.
+type Engine struct {
+	// Prefer is the kind to prefer when several engines answer; empty for
+	// "auto".
+	Prefer idmap.Kind
+	// Endpoint is an engine URI (unix://, tcp:// or ssh://); empty to
+	// detect one.
+	Endpoint string
+}
+
+// Image is hpr.toml's [image]: an existing image (Ref), an image to build
+// (BuildContext), or neither, in which case `hpr run` needs --image.
+type Image struct {
+	// Ref is an existing image reference; empty when building or unset.
+	Ref string
+	// BuildContext is the absolute build context directory; empty unless
+	// [image] build is set.
+	BuildContext string
+	// Dockerfile is the absolute path of the Dockerfile, inside
+	// BuildContext; empty unless building.
+	Dockerfile string
+	// Args are build args from hpr.toml; nil when none. UID and GID are
+	// added by the builder unless set here.
+	Args map[string]string
+}
+
+// Building reports whether the image is built from a Dockerfile.
+func (i Image) Building() bool { return i.BuildContext != "" }
+
+// DockerfileInContext is Dockerfile relative to BuildContext, slash
+// separated, as runtime.BuildOptions wants it. Empty unless building.
+func (i Image) DockerfileInContext() string {
+	if !i.Building() {
+		return ""
+	}
+	rel, err := filepath.Rel(i.BuildContext, i.Dockerfile)
+	if err != nil {
+		return ""
+	}
+	return filepath.ToSlash(rel)
+}
+
+// Run is hpr.toml's [run]: how the container runs.
+type Run struct {
+	// Command replaces the image's CMD; nil keeps it. The CLI's CMD
+	// arguments replace Command.
+	Command []string
+	// Entrypoint replaces the image's ENTRYPOINT; nil keeps it, an empty
+	// non-nil slice (entrypoint = []) clears it.
+	Entrypoint []string
+	// Mount is where Root is bind-mounted: absolute, clean, not "/".
+	Mount string
+	// Ports are published ports, in file order. "5000" means 5000:5000.
+	Ports []runtime.Port
+	// Env is KEY=VALUE, sorted by key.
+	Env []string
+	// Volumes are named volumes with names already scoped by VolumeName, in
+	// file order.
+	Volumes []runtime.VolumeMount
+	// User overrides the identity plan; idmap.OverrideAuto by default.
+	User idmap.Override
+	// CapDrop and CapAdd are capability names normalised to upper case
+	// with the CAP_ prefix ("CAP_NET_RAW"), or "ALL". Nothing is dropped
+	// by default.
+	CapDrop []string
+	CapAdd  []string
+}
+
+// VolumeName returns the engine-side name of the project's volume n:
+// "hpr-<project name>-<n>", so that two projects' "bundle" volumes differ.
+func (p *Project) VolumeName(n string) string {
+	return "hpr-" + p.Name + "-" + n
+}
+
+// Find looks for hpr.toml in dir and then in each parent up to /, and
+// returns the path of the first found. The walk follows the path as given
+// (so a project reached through a symlink keeps that path); when it finds
+// nothing and dir contains symlinks, it walks the resolved path too. It
+// returns an error wrapping ErrNoProject, naming dir, when there is none.
+func Find(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("finding %s: %w", FileName, err)
+	}
+	f, err := findUp(abs)
+	if f != "" || err != nil {
+		return f, err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
+		if f, err := findUp(real); f != "" || err != nil {
+			return f, err
+		}
+	}
+	return "", fmt.Errorf("%w in %s or any parent directory (create one with `hpr init`)", ErrNoProject, abs)
+}
+
+// findUp walks from dir to /; "" and no error when there is no hpr.toml.
+func findUp(dir string) (string, error) {
+	for d := dir; ; {
+		f := filepath.Join(d, FileName)
+		fi, err := os.Stat(f)
+		switch {
+		case err == nil && fi.Mode().IsRegular():
+			return f, nil
+		case err == nil:
+			return "", fmt.Errorf("%s is not a regular file (remove it or make it a file)", f)
+		case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+		default:
+			return "", fmt.Errorf("finding %s: %w", FileName, err)
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", nil
+		}
+		d = parent
+	}
+}
+
+// AdHoc returns the project `hpr run --image` uses when there is no
+// hpr.toml: dir is the root, image the image, everything else defaults.
+func AdHoc(dir, image string) *Project {
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		root = filepath.Clean(dir)
+	}
+	real, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		real = root
+	}
+	p := &Project{Root: root, RealRoot: real, Name: sanitizeName(filepath.Base(root))}
+	p.Image.Ref = image
+	p.Run.Mount = DefaultMount
+	p.Run.User = idmap.OverrideAuto
+	return p
+}
+
+// WorkDir returns the container's working directory for the host working
+// directory cwd: Mount plus the path of cwd below the root. Symlinks are
+// resolved on both sides first, so a root reached through a symlink works;
+// when cwd cannot be resolved the paths are compared as given. A cwd
+// outside the root is an error.
+func (p *Project) WorkDir(cwd string) (string, error) {
+	abs, err := filepath.Abs(cwd)
+	if err != nil {
+		return "", fmt.Errorf("resolving working directory: %w", err)
+	}
+	mount := p.Run.Mount
+	if mount == "" {
+		mount = DefaultMount
+	}
+	realRoot := p.RealRoot
+	if realRoot == "" {
+		realRoot = p.Root
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		if rel, ok := below(realRoot, real); ok {
+			return path.Join(mount, rel), nil
+		}
+	} else if rel, ok := below(p.Root, abs); ok {
+		return path.Join(mount, rel), nil
+	}
+	return "", fmt.Errorf("working directory %s is outside the project %s (cd into the project, or pass --image to run without it)", abs, p.Root)
+}
+
+// below returns p relative to root, slash separated, when p is root or
+// inside it.
+func below(root, p string) (string, bool) {
+	rel, err := filepath.Rel(root, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return filepath.ToSlash(rel), true
+}
+
+// Load reads, validates and resolves the hpr.toml at path. A problem in the
+// file is returned as an *Error, one at a time: syntax first, then unknown
+// keys and wrong types, then bad values, each group the first in the file
+// first.
+// Load reads only hpr.toml: whether the build context or Dockerfile exists
+// is for the build to say.
+func Load(path string) (*Project, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", path, err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading project: %w", err)
+	}
+	dir := filepath.Dir(abs)
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: resolving its directory: %w", path, err)
+	}
+	l := &loader{path: path, dir: dir, src: string(data)}
+	p, e := l.load()
+	if e != nil {
+		return nil, e
+	}
+	p.Path = abs
+	p.Root = dir
+	p.RealRoot = real
+	return p, nil
+}
