@@ -1,0 +1,131 @@
+//go:build integration
+
+package main_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/hostpersist/hpr/internal/testenv"
+)
+
+const base = "debian:bookworm-slim"
+
+func ownerOf(t *testing.T, path string) (int, int) {
+	t.Helper()
+	fi, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	return int(st.Uid), int(st.Gid)
+}
+
+func wantMine(t *testing.T, path string) {
+	t.Helper()
+	if uid, gid := ownerOf(t, path); uid != os.Getuid() || gid != os.Getgid() {
+		t.Errorf("%s owned by %d:%d, want %d:%d", path, uid, gid, os.Getuid(), os.Getgid())
+	}
+}
+
+// TestRunAdHoc: without hpr.toml, --image runs in the current directory; exit
+// codes follow docker run; whoami, $USER and a writable $HOME on every mode.
+func TestRunAdHoc(t *testing.T) {
+	testenv.NonRoot(t)
+	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
+		dir := t.TempDir()
+		code, out, errOut := hpr(t, dir, nil, "run", "--engine", te.Endpoint, "--image", base, "--",
+			"sh", "-c", `touch made-here && whoami && echo "$USER" && touch "$HOME/.w" && echo home-writable && pwd`)
+		if code != 0 {
+			t.Fatalf("exit %d, stderr %q", code, errOut)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 4 || lines[0] == "" || lines[0] != lines[1] || lines[2] != "home-writable" || lines[3] != "/app" {
+			t.Errorf("whoami/$USER/HOME/pwd = %q, want a name twice, home-writable, /app", lines)
+		}
+		wantMine(t, filepath.Join(dir, "made-here"))
+
+		for _, c := range []struct {
+			args []string
+			want int
+		}{
+			{[]string{"true"}, 0},
+			{[]string{"sh", "-c", "exit 7"}, 7},
+			{[]string{"no-such-command-hpr"}, 127},
+			{[]string{"/etc/passwd"}, 126},
+		} {
+			args := append([]string{"run", "--engine", te.Endpoint, "--image", base, "--"}, c.args...)
+			if code, _, errOut := hpr(t, dir, nil, args...); code != c.want {
+				t.Errorf("hpr run -- %q: exit %d, want %d (stderr %q)", c.args, code, c.want, errOut)
+			}
+		}
+		if left := leftContainers(t, te.Endpoint, dir); len(left) > 0 {
+			t.Errorf("containers left: %+v", left)
+		}
+	})
+}
+
+// TestRunProject: hpr.toml found from a subdirectory, working directory
+// mapped below the mount, env applied, a named volume written by the mapped
+// user, and an image whose USER is 1000 (not the test user) still lands
+// files as the test user.
+func TestRunProject(t *testing.T) {
+	testenv.NonRoot(t)
+	if os.Getuid() == 1000 {
+		t.Fatal("the test user must not be uid 1000 for this test to mean anything")
+	}
+	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
+		dir := t.TempDir()
+		write(t, filepath.Join(dir, "Dockerfile"), "FROM debian:bookworm-slim\nUSER 1000:1000\n")
+		write(t, filepath.Join(dir, "hpr.toml"), `name = "cases"
+[image]
+build = "."
+[run]
+command = ["sh", "-c", "echo default"]
+env = { GREETING = "hi there" }
+volumes = ["data:/data"]
+`)
+		sub := filepath.Join(dir, "a", "b c")
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := hpr(t, sub, nil, "run", "--engine", te.Endpoint, "--",
+			"sh", "-c", `pwd; echo "$GREETING"; touch from-sub; echo v > /data/f && cat /data/f`)
+		if code != 0 {
+			t.Fatalf("exit %d: stdout %q stderr %q", code, out, errOut)
+		}
+		want := "/app/a/b c\nhi there\nv\n"
+		if out != want {
+			t.Errorf("output %q, want %q", out, want)
+		}
+		wantMine(t, filepath.Join(sub, "from-sub"))
+
+		if code, out, _ := hpr(t, dir, nil, "run", "--engine", te.Endpoint); code != 0 || out != "default\n" {
+			t.Errorf("the project's own command: exit %d, output %q", code, out)
+		}
+	})
+}
+
+// TestRunBadProject: a bad hpr.toml is exit 125 with file and line.
+func TestRunBadProject(t *testing.T) {
+	testenv.NonRoot(t)
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "hpr.toml"), "name = \"x\"\n[image]\nref = \"debian:bookworm-slim\"\n[run]\nport = [\"5000\"]\n")
+	code, _, errOut := hpr(t, dir, nil, "run")
+	if code != 125 {
+		t.Errorf("exit %d, want 125", code)
+	}
+	if !strings.Contains(errOut, "hpr.toml:5") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Errorf("stderr %q: want one line naming hpr.toml:5", errOut)
+	}
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
