@@ -221,7 +221,8 @@ func (e *Engine) startError(err error) error {
 // Wait blocks until the container exits and returns its exit code. It may be
 // called before or after Start and does not miss an exit that happens in
 // between: a container not yet started is waited for with "next-exit", and
-// its state is read again once the daemon has registered the wait.
+// its state is read again once the daemon has registered the wait. A Wait
+// called before a Start that fails returns only when ctx ends.
 func (e *Engine) Wait(ctx context.Context, id string) (int, error) {
 	st, err := e.state(ctx, id)
 	if err != nil {

@@ -44,29 +44,12 @@ func (e *Engine) applyIdentity(ctx context.Context, id string, spec runtime.Cont
 	if p.PasswdLine == "" && p.GroupLine == "" && len(dirs) == 0 {
 		return nil
 	}
-	// The container's files are its image's until it starts: read them
-	// through the cache ReadImageFile filled while the plan was made.
-	ci, err := e.c.ContainerInspect(ctx, id)
-	if err != nil {
-		return fmt.Errorf("inspecting container: %w", e.translate(err))
-	}
-	if ci.ContainerJSONBase == nil {
-		return errors.New("inspecting container: the daemon reported no image")
-	}
-	var (
-		wg            sync.WaitGroup
-		passwd, group []byte
-		perr, gerr    error
-	)
-	if p.PasswdLine != "" {
-		wg.Go(func() { passwd, perr = e.readIdentityFile(ctx, id, ci.Image, "/etc/passwd") })
-	}
-	if p.GroupLine != "" {
-		wg.Go(func() { group, gerr = e.readIdentityFile(ctx, id, ci.Image, "/etc/group") })
-	}
-	wg.Wait()
-	if err := errors.Join(perr, gerr); err != nil {
-		return err
+	var passwd, group []byte
+	if p.PasswdLine != "" || p.GroupLine != "" {
+		var err error
+		if passwd, group, err = e.identityFiles(ctx, id, p); err != nil {
+			return err
+		}
 	}
 	archive, err := identityArchive(passwd, group, p, dirs, time.Now())
 	if err != nil || archive == nil {
@@ -83,6 +66,31 @@ func (e *Engine) applyIdentity(ctx context.Context, id string, spec runtime.Cont
 // archive into its remap range, where no id is the host user's that a
 // "userns=host" container runs as.
 func homeOnTmpfs(p idmap.Plan) bool { return p.Mode == idmap.DockerUsernsRemap }
+
+// identityFiles returns the container's /etc/passwd and /etc/group, those
+// the plan adds to. They are its image's until it starts, so they come from
+// the cache ReadImageFile filled while the plan was made.
+func (e *Engine) identityFiles(ctx context.Context, id string, p idmap.Plan) (passwd, group []byte, err error) {
+	ci, err := e.c.ContainerInspect(ctx, id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inspecting container: %w", e.translate(err))
+	}
+	if ci.ContainerJSONBase == nil {
+		return nil, nil, errors.New("inspecting container: the daemon reported no image")
+	}
+	var (
+		wg         sync.WaitGroup
+		perr, gerr error
+	)
+	if p.PasswdLine != "" {
+		wg.Go(func() { passwd, perr = e.readIdentityFile(ctx, id, ci.Image, "/etc/passwd") })
+	}
+	if p.GroupLine != "" {
+		wg.Go(func() { group, gerr = e.readIdentityFile(ctx, id, ci.Image, "/etc/group") })
+	}
+	wg.Wait()
+	return passwd, group, errors.Join(perr, gerr)
+}
 
 // readIdentityFile reads /etc/passwd or /etc/group from a container created
 // from imageID; an image without one gets an empty file.

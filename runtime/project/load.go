@@ -80,6 +80,7 @@ var schema = &field{kind: kindTable, fields: []*field{
 type loader struct {
 	path string // as given, for messages
 	dir  string // absolute directory of the file
+	name string // the default project name
 	src  string
 	doc  map[string]any
 	pos  map[string]pos // computed on the first error
@@ -261,13 +262,15 @@ func (l *loader) checkKeys(keys []toml.Key) {
 
 func (l *loader) unknown(parent *field, path []string) {
 	v, _ := l.get(path...)
-	what := fmt.Sprintf("unknown key %q", path[len(path)-1])
+	var what string
 	switch v.(type) {
 	case map[string]any, []map[string]any:
-		what = "unknown table " + display(path, true)
-	}
-	if len(path) > 1 {
-		what += " in " + display(path[:len(path)-1], true)
+		what = "unknown table [" + toml.Key(path).String() + "]"
+	default:
+		what = fmt.Sprintf("unknown key %q", path[len(path)-1])
+		if len(path) > 1 {
+			what += " in " + display(path[:len(path)-1], true)
+		}
 	}
 	name := path[len(path)-1]
 	var valid []string
@@ -359,7 +362,7 @@ func (l *loader) checkTypes(f *field, v any, path []string) {
 				l.fail(path, "[%s] must be a table, not an array of tables (write %s, not [%s])", name, name, name)
 				return
 			}
-			l.fail(path, "%s must be a table, not %s (write a %s section)", path[len(path)-1], typeName(v), name)
+			l.fail(path, "%s must be a table, not %s (make it a section: %s)", path[len(path)-1], typeName(v), name)
 			return
 		}
 		for _, c := range f.fields {
@@ -453,7 +456,7 @@ func (l *loader) project() *Project {
 		}
 		p.Name = s
 	} else {
-		p.Name = sanitizeName(filepath.Base(l.dir))
+		p.Name = l.name
 	}
 	l.engine(&p.Engine)
 	l.image(&p.Image)

@@ -311,8 +311,15 @@ func (l *locator) multiline(q byte) {
 	}
 }
 
+// maxDepth bounds the nesting of arrays and inline tables the locator
+// follows, so that its recursion stays shallow whatever the input.
+const maxDepth = 64
+
 // value skips one value, recording the keys and elements inside it.
 func (l *locator) value(path []string) {
+	if len(path) > maxDepth {
+		return
+	}
 	switch c := l.peek(); c {
 	case '"', '\'':
 		if l.peekAt(1) == c && l.peekAt(2) == c {

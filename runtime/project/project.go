@@ -34,7 +34,10 @@ type Project struct {
 	// (the io.hpr.project label, gc, WorkDir) so that one directory reached
 	// through two paths is one project.
 	RealRoot string
-	// Name names the project's image, volumes and containers. It matches
+	// Name names the project's image, volumes and containers: hpr.toml's
+	// name, by default RealRoot's base name sanitised (lower case, other
+	// characters replaced by '-'), so it does not change with the path the
+	// project is reached through. It matches
 	// [a-z0-9]+([._-][a-z0-9]+)*, so it is valid in image references and in
 	// container and volume names.
 	Name   string
@@ -54,7 +57,7 @@ type Engine struct {
 	Endpoint string
 }
 
-// Image is hpr.toml's [image]: an existing image (Ref), an image to build
+// Image is the image section of hpr.toml: an existing image (Ref), an image to build
 // (BuildContext), or neither, in which case `hpr run` needs --image.
 type Image struct {
 	// Ref is an existing image reference; empty when building or unset.
@@ -173,7 +176,7 @@ func AdHoc(dir, image string) *Project {
 	if err != nil {
 		real = root
 	}
-	p := &Project{Root: root, RealRoot: real, Name: sanitizeName(filepath.Base(root))}
+	p := &Project{Root: root, RealRoot: real, Name: sanitizeName(filepath.Base(real))}
 	p.Image.Ref = image
 	p.Run.Mount = DefaultMount
 	p.Run.User = idmap.OverrideAuto
@@ -238,7 +241,7 @@ func Load(path string) (*Project, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: resolving its directory: %w", path, err)
 	}
-	l := &loader{path: path, dir: dir, src: string(data)}
+	l := &loader{path: path, dir: dir, name: sanitizeName(filepath.Base(real)), src: string(data)}
 	p, e := l.load()
 	if e != nil {
 		return nil, e

@@ -1,0 +1,176 @@
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+	"github.com/google/go-cmp/cmp"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/runtime"
+)
+
+// fake is a Client for orchestration tests: it holds one image with an
+// /etc/passwd and no /etc/group. Methods it does not override panic.
+type fake struct {
+	Client
+	mu      sync.Mutex
+	calls   []string
+	copyErr error
+	copied  []byte
+}
+
+const fakeImageID = "sha256:feed"
+
+func (f *fake) call(s string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, s)
+}
+
+func (f *fake) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
+	f.call("ImageInspect " + ref)
+	if ref != "img" && ref != fakeImageID {
+		return image.InspectResponse{}, fmt.Errorf("No such image: %s: %w", ref, cerrdefs.ErrNotFound)
+	}
+	return image.InspectResponse{ID: fakeImageID}, nil
+}
+
+func (f *fake) ContainerCreate(_ context.Context, c *container.Config, _ *container.HostConfig, _ *network.NetworkingConfig, _ *ocispec.Platform, _ string) (container.CreateResponse, error) {
+	f.call("ContainerCreate " + c.Image)
+	return container.CreateResponse{ID: "c1"}, nil
+}
+
+func (f *fake) ContainerInspect(_ context.Context, id string) (container.InspectResponse, error) {
+	f.call("ContainerInspect " + id)
+	return container.InspectResponse{ContainerJSONBase: &container.ContainerJSONBase{ID: id, Image: fakeImageID}}, nil
+}
+
+func (f *fake) CopyFromContainer(_ context.Context, id, p string) (io.ReadCloser, container.PathStat, error) {
+	f.call("CopyFromContainer " + p)
+	if p != "/etc/passwd" {
+		return nil, container.PathStat{}, fmt.Errorf("Could not find the file %s in container %s: %w", p, id, cerrdefs.ErrNotFound)
+	}
+	content := "root:x:0:0:root:/root:/bin/sh\n"
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	tw.WriteHeader(&tar.Header{Name: "passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(content))})
+	tw.Write([]byte(content))
+	tw.Close()
+	return io.NopCloser(&b), container.PathStat{Name: "passwd", Mode: 0o644, Size: int64(len(content))}, nil
+}
+
+func (f *fake) CopyToContainer(_ context.Context, _, dst string, r io.Reader, _ container.CopyToContainerOptions) error {
+	f.call("CopyToContainer " + dst)
+	f.copied, _ = io.ReadAll(r)
+	return f.copyErr
+}
+
+func (f *fake) ContainerRemove(_ context.Context, id string, _ container.RemoveOptions) error {
+	f.call("ContainerRemove " + id)
+	return nil
+}
+
+func (f *fake) ImageBuild(context.Context, io.Reader, build.ImageBuildOptions) (build.ImageBuildResponse, error) {
+	f.call("ImageBuild")
+	return build.ImageBuildResponse{}, errors.New("not reached")
+}
+
+func (f *fake) count(prefix string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.calls {
+		if strings.HasPrefix(c, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func newFake(t *testing.T) (*Engine, *fake) {
+	t.Helper()
+	f := &fake{}
+	e, err := New("unix:///fake.sock", WithClient(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, f
+}
+
+var fakeSpec = runtime.ContainerSpec{
+	Image: "img",
+	Plan: idmap.Plan{
+		Mode: idmap.DockerRootful, User: "2000:2000", UID: 2000, GID: 2000,
+		PasswdLine: "alice:x:2000:2000:hpr:/home/alice:/bin/sh", GroupLine: "alice:x:2000:",
+		Home: "/home/alice", CreateHome: true,
+	},
+}
+
+func TestCreateIdentity(t *testing.T) {
+	e, f := newFake(t)
+	ctx := context.Background()
+	// The plan is made from the image's files; Create reuses them.
+	for _, p := range []string{"/etc/passwd", "/etc/group"} {
+		_, err := e.ReadImageFile(ctx, "img", p)
+		if p == "/etc/group" && !errors.Is(err, runtime.ErrNotFound) || p == "/etc/passwd" && err != nil {
+			t.Fatalf("ReadImageFile(%s) = %v", p, err)
+		}
+	}
+	reads := f.count("CopyFromContainer")
+	id, err := e.Create(ctx, fakeSpec)
+	if err != nil || id != "c1" {
+		t.Fatalf("Create() = %q, %v", id, err)
+	}
+	if n := f.count("CopyFromContainer"); n != reads || reads != 2 {
+		t.Errorf("image files read %d times by ReadImageFile and %d more by Create; want 2 and 0", reads, n-reads)
+	}
+	want := []entry{
+		{"etc/passwd", tar.TypeReg, 0o644, 0, 0, "root:x:0:0:root:/root:/bin/sh\nalice:x:2000:2000:hpr:/home/alice:/bin/sh\n"},
+		{"etc/group", tar.TypeReg, 0o644, 0, 0, "alice:x:2000:\n"},
+		{"home/alice", tar.TypeDir, 0o755, 2000, 2000, ""},
+	}
+	if diff := cmp.Diff(want, readTar(t, f.copied)); diff != "" {
+		t.Errorf("copied into the container (-want +got):\n%s", diff)
+	}
+}
+
+func TestCreateRemovesOnIdentityFailure(t *testing.T) {
+	e, f := newFake(t)
+	f.copyErr = errors.New("disk full")
+	if _, err := e.Create(context.Background(), fakeSpec); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Create() = %v, want the copy's error", err)
+	}
+	if f.count("ContainerRemove c1") != 1 {
+		t.Errorf("calls %q: want the container removed", f.calls)
+	}
+}
+
+func TestBuildMissingBase(t *testing.T) {
+	e, f := newFake(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM img AS a\nFROM debian:bookworm-slim\n"), 0o644)
+	err := e.Build(context.Background(), runtime.BuildOptions{ContextDir: dir, Tag: "t"})
+	if !errors.Is(err, runtime.ErrNotFound) || !strings.Contains(err.Error(), "base image debian:bookworm-slim not found on unix:///fake.sock") {
+		t.Errorf("Build() = %v, want ErrNotFound naming debian:bookworm-slim and the endpoint", err)
+	}
+	if f.count("ImageBuild") != 0 {
+		t.Error("Build() asked the daemon to build, which would pull")
+	}
+}
