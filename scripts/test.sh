@@ -38,6 +38,10 @@ unit() {
   go test -tags "$TAGS" -count=1 -v ${GOTESTFLAGS:-} ./... >"$LOG/unit.log" 2>&1 || status=1
   grep -E '^(ok|FAIL|---|panic:|\s+\S+_test\.go:[0-9]+:)|^\?' "$LOG/unit.log" | grep -vE '^--- PASS|^\?' || true
   [ $status = 0 ] || { echo "unit tests failed; full log:"; cat "$LOG/unit.log"; }
+  echo "== fuzz hpr.toml loading (${HPR_FUZZTIME:-20s})"
+  go test -tags "$TAGS" -run '^$' -fuzz '^FuzzLoad$' -fuzztime "${HPR_FUZZTIME:-20s}" -fuzzminimizetime 3s \
+    ./runtime/project >"$LOG/fuzz.txt" 2>&1 || { status=1; cat "$LOG/fuzz.txt"; }
+  tail -n 2 "$LOG/fuzz.txt"
 }
 
 integration() {

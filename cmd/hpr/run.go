@@ -151,7 +151,7 @@ func (sess *session) containerSpec(ctx context.Context, s *streams, policy proje
 	if err != nil {
 		return runtime.ContainerSpec{}, withCode(exitFailure, err)
 	}
-	for _, w := range planned.Plan.Warnings {
+	for _, w := range append(sess.warnings, planned.Plan.Warnings...) {
 		fmt.Fprintf(s.err, "hpr: warning: %s\n", w)
 	}
 	workdir, err := p.WorkDir(sess.cwd)
@@ -171,10 +171,14 @@ func (sess *session) containerSpec(ctx context.Context, s *streams, policy proje
 		ports = append(ports, port)
 	}
 	labels := sess.labels()
-	for _, v := range p.Run.Volumes {
-		if err := e.EnsureVolume(ctx, runtime.VolumeSpec{Name: v.Name, Labels: labels}); err != nil {
+	volumes := append([]runtime.VolumeMount(nil), p.Run.Volumes...)
+	for i, v := range volumes {
+		created, err := e.EnsureVolume(ctx, runtime.VolumeSpec{Name: v.Name, Labels: map[string]string{runtime.LabelProject: p.RealRoot, runtime.LabelVersion: version}})
+		if err != nil {
 			return runtime.ContainerSpec{}, withCode(exitFailure, fmt.Errorf("creating volume %s: %w", v.Name, err))
 		}
+		// A new volume is root's: its root is handed to the mapped user once.
+		volumes[i].Init = created
 	}
 	labels[labelUser] = planned.Plan.User
 	return runtime.ContainerSpec{
@@ -185,10 +189,11 @@ func (sess *session) containerSpec(ctx context.Context, s *streams, policy proje
 		Env:        append(append([]string(nil), p.Run.Env...), cliEnv...),
 		WorkingDir: workdir,
 		Mounts:     []runtime.Mount{{Source: p.Root, Target: p.Run.Mount}},
-		Volumes:    p.Run.Volumes,
+		Volumes:    volumes,
 		Ports:      ports,
 		Labels:     labels,
 		Plan:       planned.Plan,
+		Identity:   planned.Identity,
 		CapDrop:    p.Run.CapDrop,
 		CapAdd:     p.Run.CapAdd,
 	}, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/runtime"
@@ -21,6 +22,8 @@ type session struct {
 	cwd    string
 	host   idmap.Host
 	engine *detect.Engine
+	// warnings are printed by the command before it runs anything.
+	warnings []string
 }
 
 // sessionOptions are the flags that choose a project and an engine.
@@ -68,6 +71,9 @@ func openSession(ctx context.Context, o sessionOptions) (*session, error) {
 	default:
 		return nil, withCode(exitFailure, err)
 	}
+	if err := checkRoot(s.proj.RealRoot, s); err != nil {
+		return nil, err
+	}
 	if !s.proj.Image.Building() && s.proj.Image.Ref == "" {
 		return nil, withCode(exitFailure, fmt.Errorf("%s: [image] has neither ref nor build: set one, or pass --image IMG", s.proj.Path))
 	}
@@ -87,6 +93,21 @@ func openSession(ctx context.Context, o sessionOptions) (*session, error) {
 		return nil, withCode(exitFailure, fmt.Errorf("%s is not a local engine: hpr bind-mounts the project directory, which a remote engine cannot see", s.engine.About.Endpoint))
 	}
 	return s, nil
+}
+
+// checkRoot refuses project roots that would hand a container the machine:
+// "/" itself. The home directory is allowed, with a warning, because
+// everything under it becomes writable by the container.
+func checkRoot(root string, s *session) error {
+	if root == "/" {
+		return withCode(exitFailure, fmt.Errorf("refusing to mount / as the project: run hpr from the project's directory, or put an hpr.toml there"))
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		if real, err := filepath.EvalSymlinks(home); err == nil && real == root {
+			s.warnings = append(s.warnings, fmt.Sprintf("the project is your home directory %s: the container can change everything in it; run hpr from a project directory instead", home))
+		}
+	}
+	return nil
 }
 
 func (s *session) Close() {

@@ -16,12 +16,16 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/runtime"
 	"github.com/hostpersist/hpr/runtime/docker"
 	"github.com/hostpersist/hpr/runtime/podman"
 )
+
+// InfoTimeout bounds the first request to an engine that answered the ping.
+const InfoTimeout = 10 * time.Second
 
 // Options say where to look. Zero Options probe the standard sockets.
 type Options struct {
@@ -186,9 +190,15 @@ func Open(ctx context.Context, uri string, kind idmap.Kind) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	info, err := e.Info(ctx)
+	// An endpoint that accepts but never answers must not hang hpr.
+	ictx, cancel := context.WithTimeout(ctx, InfoTimeout)
+	defer cancel()
+	info, err := e.Info(ictx)
 	if err != nil {
 		e.Close()
+		if ictx.Err() != nil && ctx.Err() == nil {
+			return nil, fmt.Errorf("%w: %s accepted the connection but did not answer Info within %v", runtime.ErrUnreachable, uri, InfoTimeout)
+		}
 		return nil, err
 	}
 	return &Engine{Engine: e, About: info}, nil
@@ -256,8 +266,8 @@ func (o Options) allowsPodman() bool {
 			return ok && k == idmap.KindPodman
 		}
 	}
-	if o.getenv("DOCKER_HOST") != "" || o.Endpoint != "" {
-		return false
+	if o.getenv("DOCKER_HOST") != "" || o.getenv("CONTAINER_HOST") != "" || o.Endpoint != "" {
+		return false // the user named an endpoint: use it or say why not
 	}
 	return o.Prefer == "" || o.Prefer == "auto" || o.Prefer == "podman"
 }

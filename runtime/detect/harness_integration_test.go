@@ -50,7 +50,7 @@ func TestHarness(t *testing.T) {
 			Spec: runtime.ContainerSpec{
 				Image: "debian:bookworm-slim", Cmd: []string{"sh", "-c", "echo ok > written"},
 				WorkingDir: "/app", Mounts: []runtime.Mount{{Source: dir, Target: "/app"}},
-				Labels: map[string]string{runtime.LabelProject: dir}, Plan: p.Plan,
+				Labels: map[string]string{runtime.LabelProject: dir}, Plan: p.Plan, Identity: p.Identity,
 			},
 			Streams: runtime.Streams{Stderr: &stderr},
 		})

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -83,6 +84,7 @@ func (f *fixture) spec(t *testing.T, cmd ...string) runtime.ContainerSpec {
 		Mounts:     []runtime.Mount{{Source: f.dir, Target: "/app"}},
 		Labels:     map[string]string{runtime.LabelProject: f.dir, "io.hpr.test": t.Name()},
 		Plan:       f.planned.Plan,
+		Identity:   f.planned.Identity,
 	}
 }
 
@@ -235,6 +237,26 @@ func Run(t *testing.T, env Env) {
 			t.Errorf("the container's trap did not run: %v", err)
 		}
 		f.noneLeft(t)
+	})
+
+	t.Run("SecurityDefaults", func(t *testing.T) {
+		res := f.run(t, runtime.RunOptions{Spec: f.spec(t, "sh", "-c", "grep -E '^(NoNewPrivs|CapEff):' /proc/self/status")})
+		fields := map[string]string{}
+		for _, l := range strings.Split(strings.TrimSpace(res.stdout), "\n") {
+			k, v, _ := strings.Cut(l, ":")
+			fields[k] = strings.TrimSpace(v)
+		}
+		if fields["NoNewPrivs"] != "1" {
+			t.Errorf("NoNewPrivs = %q, want 1 (no-new-privileges by default)", fields["NoNewPrivs"])
+		}
+		capEff, err := strconv.ParseUint(fields["CapEff"], 16, 64)
+		if err != nil {
+			t.Fatalf("CapEff %q: %v", fields["CapEff"], err)
+		}
+		const capSysAdmin = 21
+		if capEff&(1<<capSysAdmin) != 0 {
+			t.Errorf("CapEff %s has CAP_SYS_ADMIN: the container is privileged", fields["CapEff"])
+		}
 	})
 
 	t.Run("MissingImage", func(t *testing.T) {
