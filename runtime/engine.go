@@ -100,6 +100,10 @@ type Mount struct {
 type VolumeMount struct {
 	Name   string
 	Target string
+	// Init asks the backend to make the volume's root owned by the plan's
+	// user before the container starts (a volume EnsureVolume just created
+	// is root's).
+	Init bool
 }
 
 // Port publishes a container port on the host.
@@ -124,9 +128,14 @@ type ContainerSpec struct {
 	Volumes    []VolumeMount
 	Ports      []Port
 	Labels     map[string]string
-	// Plan is the idmap plan: user, userns mode, identity entries.
+	// Plan is the idmap plan: user and userns mode.
 	Plan idmap.Plan
-	TTY  bool
+	// Identity is the plan's passwd/group files and HOME, from PlanFor;
+	// Run turns it into Mounts and Tmpfs before Create.
+	Identity Identity
+	// Tmpfs are tmpfs mounts (backends apply them as given).
+	Tmpfs []Tmpfs
+	TTY   bool
 	// OpenStdin keeps stdin open for attach.
 	OpenStdin bool
 	// CapDrop and CapAdd adjust capabilities; NoNewPrivileges is on unless
@@ -190,8 +199,9 @@ type Engine interface {
 	// RemoveImage removes an image by reference.
 	RemoveImage(ctx context.Context, ref string) error
 
-	// Create creates (does not start) a container and, before returning,
-	// applies the identity the plan asks for (passwd/group lines, HOME).
+	// Create creates (does not start) a container from spec: its Mounts and
+	// Tmpfs as given, Plan.User and Plan.Userns, and, for volumes marked
+	// Init, the volume root made writable by the plan's user.
 	Create(ctx context.Context, spec ContainerSpec) (id string, err error)
 	// Attach connects streams to a created container. It returns once the
 	// attachment is established; done is closed when the output streams end.
@@ -207,12 +217,14 @@ type Engine interface {
 	Resize(ctx context.Context, id string, height, width uint) error
 	// Remove force-removes a container and its anonymous volumes.
 	Remove(ctx context.Context, id string) error
-	// List lists containers (running or not) carrying all the labels given.
+	// List lists containers (running or not) carrying all the labels given;
+	// a label with an empty value matches any value.
 	List(ctx context.Context, labels map[string]string) ([]Container, error)
 	// Exec runs a command in a running container and returns its exit code.
 	Exec(ctx context.Context, id string, spec ExecSpec) (int, error)
-	// EnsureVolume creates a named volume if it does not exist.
-	EnsureVolume(ctx context.Context, spec VolumeSpec) error
+	// EnsureVolume creates a named volume if it does not exist, and reports
+	// whether it did.
+	EnsureVolume(ctx context.Context, spec VolumeSpec) (created bool, err error)
 
 	// Close releases the client's connections.
 	Close() error

@@ -16,6 +16,9 @@ import (
 type Planned struct {
 	Image Image
 	Plan  idmap.Plan
+	// Identity is what gives Plan's user a name and HOME in the container
+	// (ContainerSpec.Identity).
+	Identity Identity
 }
 
 // PlanFor inspects ref on e (never pulling: ErrNotFound when absent) and
@@ -38,7 +41,11 @@ func PlanFor(ctx context.Context, e Engine, info Info, h idmap.Host, ref string,
 	if err != nil {
 		return Planned{}, fmt.Errorf("planning the user mapping for %s on %s: %w", ref, info.Endpoint, err)
 	}
-	return Planned{Image: img, Plan: plan}, nil
+	id, err := makeIdentity(plan, passwd, group)
+	if err != nil {
+		return Planned{}, err
+	}
+	return Planned{Image: img, Plan: plan, Identity: id}, nil
 }
 
 type identityCache struct {

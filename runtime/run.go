@@ -43,7 +43,11 @@ const RemoveTimeout = 15 * time.Second
 // be found or run, 128+n when it was ended by signal n after hpr passed one on.
 // An error means hpr or the engine failed (exit 125).
 func Run(ctx context.Context, e Engine, opts RunOptions) (code int, err error) {
-	id, err := e.Create(ctx, opts.Spec)
+	spec, err := withIdentity(opts.Spec, opts.Spec.Identity)
+	if err != nil {
+		return 0, fmt.Errorf("creating container: %w", err)
+	}
+	id, err := e.Create(ctx, spec)
 	if err != nil {
 		return 0, fmt.Errorf("creating container: %w", err)
 	}

@@ -1,0 +1,155 @@
+package runtime
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hostpersist/hpr/idmap"
+)
+
+// Identity gives the plan's user a name and a HOME in a container without
+// copying anything into it: hpr writes the image's /etc/passwd and
+// /etc/group, with the plan's entries added, to its cache once, and the
+// container bind-mounts them read-only; HOME is a tmpfs owned by the user.
+// Copying into a created container costs 70–130 ms per run on Docker 20.10
+// (the daemon's chrooted archive copy); a mount costs nothing, and works on a
+// userns-remap daemon, which maps a copied archive's owners into its remap
+// range.
+type Identity struct {
+	// PasswdFile and GroupFile are host paths to mount at /etc/passwd and
+	// /etc/group; empty keeps the image's.
+	PasswdFile string
+	GroupFile  string
+	// Home, when not empty, is mounted as a tmpfs owned by Plan.UID:GID.
+	Home string
+}
+
+// Tmpfs is a tmpfs mount owned by UID:GID with Mode.
+type Tmpfs struct {
+	Target string
+	UID    int
+	GID    int
+	Mode   os.FileMode
+}
+
+// makeIdentity writes the identity files the plan needs (from the image's
+// passwd and group) and says what to mount.
+func makeIdentity(p idmap.Plan, passwd, group []byte) (Identity, error) {
+	var id Identity
+	if p.CreateHome && p.Home != "" {
+		id.Home = p.Home
+	}
+	if p.PasswdLine == "" && p.GroupLine == "" {
+		return id, nil
+	}
+	dir, err := CacheDir()
+	if err != nil {
+		return Identity{}, err
+	}
+	dir = filepath.Join(dir, "identity")
+	for _, f := range []struct {
+		dst     *string
+		content []byte
+		line    string
+		fields  int
+		name    string
+	}{
+		{&id.PasswdFile, passwd, p.PasswdLine, 7, "passwd"},
+		{&id.GroupFile, group, p.GroupLine, 4, "group"},
+	} {
+		if f.line == "" {
+			continue
+		}
+		content, changed, err := AppendEntry(f.content, f.line, f.fields)
+		if err != nil {
+			return Identity{}, fmt.Errorf("adding to /etc/%s: %w", f.name, err)
+		}
+		if !changed {
+			continue
+		}
+		if *f.dst, err = writeCached(dir, f.name, content); err != nil {
+			return Identity{}, err
+		}
+	}
+	return id, nil
+}
+
+// writeCached writes content to dir/name-<hash> once and returns its path.
+// The name is content-addressed, so a file is never changed while a
+// container has it mounted.
+func writeCached(dir, name string, content []byte) (string, error) {
+	sum := sha256.Sum256(content)
+	path := filepath.Join(dir, name+"-"+hex.EncodeToString(sum[:8]))
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, content) {
+		return path, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("writing the container's /etc/%s: %w", name, err)
+	}
+	tmp := fmt.Sprintf("%s.%d", path, os.Getpid())
+	if err := os.WriteFile(tmp, content, 0o644); err != nil {
+		return "", fmt.Errorf("writing the container's /etc/%s: %w", name, err)
+	}
+	// WriteFile honours the umask; the container's user must read it.
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("writing the container's /etc/%s: %w", name, err)
+	}
+	return path, nil
+}
+
+// AppendEntry appends line, a passwd (fields 7) or group (fields 4) entry,
+// to file unless an entry with the same id (the third field) is already
+// there. It reports whether file changed.
+func AppendEntry(file []byte, line string, fields int) ([]byte, bool, error) {
+	line = strings.TrimRight(line, "\n")
+	f := strings.Split(line, ":")
+	if len(f) != fields || strings.ContainsAny(line, "\n") {
+		return nil, false, fmt.Errorf("malformed entry %q: want %d fields", line, fields)
+	}
+	for l := range strings.Lines(string(file)) {
+		if g := strings.Split(strings.TrimRight(l, "\r\n"), ":"); len(g) > 2 && g[2] == f[2] {
+			return file, false, nil
+		}
+	}
+	out := bytes.Clone(file)
+	if len(out) > 0 && out[len(out)-1] != '\n' {
+		out = append(out, '\n')
+	}
+	out = append(out, line...)
+	out = append(out, '\n')
+	return out, true, nil
+}
+
+// withIdentity returns spec with the identity mounts added.
+func withIdentity(spec ContainerSpec, id Identity) (ContainerSpec, error) {
+	if id == (Identity{}) {
+		return spec, nil
+	}
+	s := spec
+	s.Mounts = append([]Mount(nil), spec.Mounts...)
+	s.Tmpfs = append([]Tmpfs(nil), spec.Tmpfs...)
+	for _, m := range []struct{ src, dst string }{{id.PasswdFile, "/etc/passwd"}, {id.GroupFile, "/etc/group"}} {
+		if m.src == "" {
+			continue
+		}
+		for _, have := range spec.Mounts {
+			if have.Target == m.dst {
+				return ContainerSpec{}, errors.New("the spec already mounts " + m.dst)
+			}
+		}
+		s.Mounts = append(s.Mounts, Mount{Source: m.src, Target: m.dst, ReadOnly: true})
+	}
+	if id.Home != "" {
+		s.Tmpfs = append(s.Tmpfs, Tmpfs{Target: id.Home, UID: spec.Plan.UID, GID: spec.Plan.GID, Mode: 0o755})
+	}
+	return s, nil
+}
