@@ -19,27 +19,28 @@ import (
 	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/dockerfile"
 )
 
 // Build builds an image with the daemon's classic builder. Docker's build API
 // has no never-pull switch, so every base image is checked first: a missing
 // one is an ErrNotFound naming it.
 func (e *Engine) Build(ctx context.Context, opts runtime.BuildOptions) error {
-	dockerfile := opts.Dockerfile
-	if dockerfile == "" {
-		dockerfile = "Dockerfile"
+	dfPath := opts.Dockerfile
+	if dfPath == "" {
+		dfPath = "Dockerfile"
 	}
-	dockerfile = filepath.ToSlash(filepath.Clean(dockerfile))
-	if !filepath.IsLocal(dockerfile) {
+	dfPath = filepath.ToSlash(filepath.Clean(dfPath))
+	if !filepath.IsLocal(dfPath) {
 		return fmt.Errorf("building %s: Dockerfile %s is outside the context %s", opts.Tag, opts.Dockerfile, opts.ContextDir)
 	}
-	src, err := os.ReadFile(filepath.Join(opts.ContextDir, dockerfile))
+	src, err := os.ReadFile(filepath.Join(opts.ContextDir, dfPath))
 	if err != nil {
 		return fmt.Errorf("building %s: %w", opts.Tag, err)
 	}
-	bases, err := baseImages(src, opts.Args)
+	bases, err := dockerfile.BaseImages(src, opts.Args)
 	if err != nil {
-		return fmt.Errorf("building %s: parsing %s: %w", opts.Tag, dockerfile, err)
+		return fmt.Errorf("building %s: parsing %s: %w", opts.Tag, dfPath, err)
 	}
 	for _, ref := range bases {
 		if _, err := e.c.ImageInspect(ctx, ref); err != nil {
@@ -52,7 +53,7 @@ func (e *Engine) Build(ctx context.Context, opts runtime.BuildOptions) error {
 
 	pr, pw := io.Pipe()
 	defer pr.Close()
-	go func() { pw.CloseWithError(writeContext(pw, opts.ContextDir, dockerfile)) }()
+	go func() { pw.CloseWithError(writeContext(pw, opts.ContextDir, dfPath)) }()
 
 	args := make(map[string]*string, len(opts.Args))
 	for k, v := range opts.Args {
@@ -64,7 +65,7 @@ func (e *Engine) Build(ctx context.Context, opts runtime.BuildOptions) error {
 	}
 	resp, err := e.c.ImageBuild(ctx, pr, build.ImageBuildOptions{
 		Tags:        tags,
-		Dockerfile:  dockerfile,
+		Dockerfile:  dfPath,
 		BuildArgs:   args,
 		Labels:      opts.Labels,
 		Remove:      true,

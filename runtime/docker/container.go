@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
@@ -20,8 +21,8 @@ import (
 	"github.com/hostpersist/hpr/runtime"
 )
 
-// Create creates a container and writes the identity the plan asks for into
-// it. A container whose identity cannot be applied is removed.
+// Create creates a container and hands the roots of new volumes to the
+// plan's user. A container whose volumes cannot be prepared is removed.
 func (e *Engine) Create(ctx context.Context, spec runtime.ContainerSpec) (string, error) {
 	cfg, hc, err := containerConfig(spec)
 	if err != nil {
@@ -31,9 +32,9 @@ func (e *Engine) Create(ctx context.Context, spec runtime.ContainerSpec) (string
 	if err != nil {
 		return "", fmt.Errorf("creating container: %w", e.translate(err))
 	}
-	if err := e.applyIdentity(ctx, resp.ID, spec); err != nil {
+	if err := e.initVolumes(ctx, resp.ID, spec); err != nil {
 		e.removeQuietly(ctx, resp.ID)
-		return "", fmt.Errorf("creating container: applying the identity of %s: %w", spec.Plan.User, err)
+		return "", fmt.Errorf("creating container: %w", err)
 	}
 	return resp.ID, nil
 }
@@ -77,8 +78,11 @@ func containerConfig(spec runtime.ContainerSpec) (*container.Config, *container.
 		CapAdd:     spec.CapAdd,
 		CapDrop:    spec.CapDrop,
 	}
-	if p.CreateHome && homeOnTmpfs(p) {
-		hc.Tmpfs = map[string]string{p.Home: fmt.Sprintf("uid=%d,gid=%d,mode=0755,exec", p.UID, p.GID)}
+	for _, t := range spec.Tmpfs {
+		if hc.Tmpfs == nil {
+			hc.Tmpfs = map[string]string{}
+		}
+		hc.Tmpfs[t.Target] = fmt.Sprintf("uid=%d,gid=%d,mode=%04o,exec", t.UID, t.GID, unixMode(t.Mode))
 	}
 	if !spec.AllowNewPrivileges {
 		hc.SecurityOpt = []string{"no-new-privileges"}
@@ -116,6 +120,23 @@ func containerConfig(spec runtime.ContainerSpec) (*container.Config, *container.
 		hc.PortBindings[port] = append(hc.PortBindings[port], nat.PortBinding{HostIP: pt.HostIP, HostPort: hostPort})
 	}
 	return cfg, hc, nil
+}
+
+// unixMode returns the permission bits of m as chmod takes them, with the
+// setuid, setgid and sticky bits given either as os.FileMode flags or as the
+// octal 07000 bits of a literal such as 0o1777.
+func unixMode(m os.FileMode) uint32 {
+	u := uint32(m & 0o7777)
+	if m&os.ModeSetuid != 0 {
+		u |= 0o4000
+	}
+	if m&os.ModeSetgid != 0 {
+		u |= 0o2000
+	}
+	if m&os.ModeSticky != 0 {
+		u |= 0o1000
+	}
+	return u
 }
 
 // mergeEnv returns env followed by the entries of extra whose keys env does
@@ -319,18 +340,18 @@ func (e *Engine) List(ctx context.Context, labels map[string]string) ([]runtime.
 }
 
 // EnsureVolume creates a named volume unless it exists.
-func (e *Engine) EnsureVolume(ctx context.Context, spec runtime.VolumeSpec) error {
+func (e *Engine) EnsureVolume(ctx context.Context, spec runtime.VolumeSpec) (bool, error) {
 	_, err := e.c.VolumeInspect(ctx, spec.Name)
 	if err == nil {
-		return nil
+		return false, nil
 	}
 	if terr := e.translate(err); !errors.Is(terr, runtime.ErrNotFound) {
-		return fmt.Errorf("inspecting volume %s: %w", spec.Name, terr)
+		return false, fmt.Errorf("inspecting volume %s: %w", spec.Name, terr)
 	}
 	if _, err := e.c.VolumeCreate(ctx, volume.CreateOptions{Name: spec.Name, Labels: spec.Labels}); err != nil {
-		return fmt.Errorf("creating volume %s: %w", spec.Name, e.translate(err))
+		return false, fmt.Errorf("creating volume %s: %w", spec.Name, e.translate(err))
 	}
-	return nil
+	return true, nil
 }
 
 func shortID(id string) string {

@@ -7,7 +7,8 @@
 // the daemon to build. Client errors are translated into the runtime
 // sentinels (ErrNotFound, ErrUnreachable, ErrPermission, ErrConflict, ...).
 //
-// The identity a plan asks for (a passwd and group entry, a HOME) is written
-// into the created container with CopyToContainer before it starts; Docker,
-// unlike Podman's keep-id, adds none itself.
+// The identity a plan asks for (a passwd and group entry, a HOME) comes as
+// mounts from runtime.Run (runtime.Identity); Create only hands the roots of
+// new volumes (VolumeMount.Init) to the plan's user, by copying a directory
+// entry into the created container, since Docker has no option for it.
 package docker

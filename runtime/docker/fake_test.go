@@ -121,44 +121,97 @@ var fakeSpec = runtime.ContainerSpec{
 		PasswdLine: "alice:x:2000:2000:hpr:/home/alice:/bin/sh", GroupLine: "alice:x:2000:",
 		Home: "/home/alice", CreateHome: true,
 	},
+	Mounts: []runtime.Mount{{Source: "/cache/passwd", Target: "/etc/passwd", ReadOnly: true}},
+	Tmpfs:  []runtime.Tmpfs{{Target: "/home/alice", UID: 2000, GID: 2000, Mode: 0o755}},
 }
 
-func TestCreateIdentity(t *testing.T) {
-	e, f := newFake(t)
-	ctx := context.Background()
-	// The plan is made from the image's files; Create reuses them.
-	for _, p := range []string{"/etc/passwd", "/etc/group"} {
-		_, err := e.ReadImageFile(ctx, "img", p)
-		if p == "/etc/group" && !errors.Is(err, runtime.ErrNotFound) || p == "/etc/passwd" && err != nil {
-			t.Fatalf("ReadImageFile(%s) = %v", p, err)
-		}
+// TestCreateInitVolumes checks Create hands the roots of the volumes marked
+// Init to the plan's user with one copy of directory entries, and copies
+// nothing else: identity files and HOME are mounts.
+func TestCreateInitVolumes(t *testing.T) {
+	remap := fakeSpec
+	remap.Plan.Mode, remap.Plan.Userns = idmap.DockerUsernsRemap, "host"
+	root := fakeSpec
+	root.Plan.User, root.Plan.UID, root.Plan.GID = "0:0", 0, 0
+	vols := []runtime.VolumeMount{
+		{Name: "bundle", Target: "/usr/local/bundle", Init: true},
+		{Name: "old", Target: "/data"},
+		{Name: "cache", Target: "/var/cache/x/", Init: true},
 	}
-	reads := f.count("CopyFromContainer")
-	id, err := e.Create(ctx, fakeSpec)
-	if err != nil || id != "c1" {
-		t.Fatalf("Create() = %q, %v", id, err)
-	}
-	if n := f.count("CopyFromContainer"); n != reads || reads != 2 {
-		t.Errorf("image files read %d times by ReadImageFile and %d more by Create; want 2 and 0", reads, n-reads)
-	}
-	want := []entry{
-		{"etc/passwd", tar.TypeReg, 0o644, 0, 0, "root:x:0:0:root:/root:/bin/sh\nalice:x:2000:2000:hpr:/home/alice:/bin/sh\n"},
-		{"etc/group", tar.TypeReg, 0o644, 0, 0, "alice:x:2000:\n"},
-		{"home/alice", tar.TypeDir, 0o755, 2000, 2000, ""},
-	}
-	if diff := cmp.Diff(want, readTar(t, f.copied)); diff != "" {
-		t.Errorf("copied into the container (-want +got):\n%s", diff)
+	for _, tt := range []struct {
+		name    string
+		spec    runtime.ContainerSpec
+		volumes []runtime.VolumeMount
+		want    []entry // nil: no copy at all
+	}{
+		{name: "no volumes", spec: fakeSpec},
+		{name: "volumes without Init", spec: fakeSpec, volumes: []runtime.VolumeMount{{Name: "old", Target: "/data"}}},
+		{name: "volumes with Init", spec: fakeSpec, volumes: vols, want: []entry{
+			{"usr/local/bundle", tar.TypeDir, 0o755, 2000, 2000, ""},
+			{"var/cache/x", tar.TypeDir, 0o755, 2000, 2000, ""},
+		}},
+		{name: "userns-remap", spec: remap, volumes: vols, want: []entry{
+			{"usr/local/bundle", tar.TypeDir, 0o1777, 0, 0, ""},
+			{"var/cache/x", tar.TypeDir, 0o1777, 0, 0, ""},
+		}},
+		{name: "root plan", spec: root, volumes: vols},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, f := newFake(t)
+			spec := tt.spec
+			spec.Volumes = tt.volumes
+			id, err := e.Create(context.Background(), spec)
+			if err != nil || id != "c1" {
+				t.Fatalf("Create() = %q, %v", id, err)
+			}
+			wantCopies := 0
+			if tt.want != nil {
+				wantCopies = 1
+			}
+			if n := f.count("CopyToContainer"); n != wantCopies {
+				t.Fatalf("calls %q: %d copies into the container, want %d", f.calls, n, wantCopies)
+			}
+			if n := f.count("CopyFromContainer"); n != 0 {
+				t.Errorf("calls %q: Create read from the container", f.calls)
+			}
+			if f.count("ContainerRemove") != 0 {
+				t.Errorf("calls %q: the container was removed", f.calls)
+			}
+			if diff := cmp.Diff(tt.want, readTar(t, f.copied)); diff != "" {
+				t.Errorf("copied into the container (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
-func TestCreateRemovesOnIdentityFailure(t *testing.T) {
+func TestCreateRemovesOnInitFailure(t *testing.T) {
 	e, f := newFake(t)
 	f.copyErr = errors.New("disk full")
-	if _, err := e.Create(context.Background(), fakeSpec); err == nil || !strings.Contains(err.Error(), "disk full") {
+	spec := fakeSpec
+	spec.Volumes = []runtime.VolumeMount{{Name: "bundle", Target: "/usr/local/bundle", Init: true}}
+	if _, err := e.Create(context.Background(), spec); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("Create() = %v, want the copy's error", err)
 	}
 	if f.count("ContainerRemove c1") != 1 {
 		t.Errorf("calls %q: want the container removed", f.calls)
+	}
+}
+
+// TestReadImageFilePair checks the plan's two reads (/etc/passwd, then
+// /etc/group) cost one throwaway container, and a second plan none.
+func TestReadImageFilePair(t *testing.T) {
+	e, f := newFake(t)
+	ctx := context.Background()
+	for range 2 {
+		if b, err := e.ReadImageFile(ctx, "img", "/etc/passwd"); err != nil || !strings.HasPrefix(string(b), "root:") {
+			t.Fatalf("ReadImageFile(/etc/passwd) = %q, %v", b, err)
+		}
+		if _, err := e.ReadImageFile(ctx, "img", "/etc/group"); !errors.Is(err, runtime.ErrNotFound) {
+			t.Fatalf("ReadImageFile(/etc/group) = %v, want ErrNotFound", err)
+		}
+	}
+	if c, r := f.count("ContainerCreate"), f.count("CopyFromContainer"); c != 1 || r != 2 {
+		t.Errorf("calls %q: %d containers and %d reads, want 1 and 2", f.calls, c, r)
 	}
 }
 

@@ -50,8 +50,8 @@ func (e *Engine) Image(ctx context.Context, ref string) (runtime.Image, error) {
 
 // ReadImageFile returns the content of a regular file in an image, read
 // through a container that is created for it, never started, and removed.
-// /etc/passwd and /etc/group are read together and kept by image ID, since
-// Create needs them again for the identity step.
+// /etc/passwd and /etc/group, which runtime.PlanFor asks for one after the
+// other, are read together through one container and kept by image ID.
 func (e *Engine) ReadImageFile(ctx context.Context, ref, file string) ([]byte, error) {
 	ii, err := e.c.ImageInspect(ctx, ref)
 	if err != nil {
@@ -93,7 +93,7 @@ func (e *Engine) ReadImageFile(ctx context.Context, ref, file string) ([]byte, e
 	return bytes.Clone(data), nil
 }
 
-// identityFiles are the files the identity step rewrites.
+// identityFiles are the files runtime.PlanFor reads to make a plan.
 var identityFiles = map[string]bool{"/etc/passwd": true, "/etc/group": true}
 
 // imageFile reads file from container id, which was created from image

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,104 +21,105 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/internal/testenv"
 	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/enginetest"
 )
 
-// testImage is the locally made base image the harness imports into every
-// engine.
-const testImage = "debian:bookworm-slim"
+// The engines come from HPR_TEST_ENGINES (internal/testenv); these tests run
+// as the non-root test user, as scripts/test.sh runs them. What every backend
+// must do is checked by the shared contract (TestContract); the other tests
+// check what is particular to this one.
 
-// engines returns the Docker endpoints of HPR_TEST_ENGINES
-// ("docker-rootful=unix:///... podman-rootless=unix:///..."), by mode.
-func engines(t testing.TB) map[idmap.Mode]string {
+// testImage is the base image the harness imports into every engine.
+const testImage = enginetest.BaseImage
+
+func TestMain(m *testing.M) {
+	// PlanFor's caches (image files, identity files) go to a directory of
+	// the run's own, so every run reads the images afresh.
+	dir, err := os.MkdirTemp("", "hpr-docker-cache-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("XDG_CACHE_HOME", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// dockerEngines returns the Docker engines of the harness.
+func dockerEngines(t testing.TB) []testenv.Engine {
 	t.Helper()
-	out := map[idmap.Mode]string{}
-	for _, f := range strings.Fields(os.Getenv("HPR_TEST_ENGINES")) {
-		mode, ep, ok := strings.Cut(f, "=")
-		if ok && strings.HasPrefix(mode, "docker-") {
-			out[idmap.Mode(mode)] = ep
+	var out []testenv.Engine
+	for _, e := range testenv.Engines(t) {
+		if strings.HasPrefix(string(e.Mode), string(idmap.KindDocker)+"-") {
+			out = append(out, e)
 		}
 	}
 	if len(out) == 0 {
-		if os.Getenv("HPR_REQUIRE_ENGINES") == "1" {
-			t.Fatal("HPR_TEST_ENGINES names no docker engine")
-		}
-		t.Skip("HPR_TEST_ENGINES names no docker engine; run scripts/engines.sh and source /run/hpr-harness/env")
+		t.Skip("HPR_TEST_ENGINES names no docker engine")
 	}
 	return out
 }
 
-// testHost is the host user the tests map to: the harness's test user, so
-// that ownership is checked against a non-root uid even when the tests run as
-// root.
-func testHost(t testing.TB) idmap.Host {
+// eachEngine runs f as a parallel subtest per Docker engine, named by mode.
+func eachEngine(t *testing.T, f func(t *testing.T, e *Engine, mode idmap.Mode)) {
 	t.Helper()
-	uid, err1 := strconv.Atoi(os.Getenv("HPR_TEST_UID"))
-	gid, err2 := strconv.Atoi(os.Getenv("HPR_TEST_GID"))
-	if err1 != nil || err2 != nil {
-		t.Fatal("HPR_TEST_UID and HPR_TEST_GID must be set with HPR_TEST_ENGINES")
-	}
-	return idmap.Host{UID: uid, GID: gid, Name: os.Getenv("HPR_TEST_USER")}
-}
-
-// forEachEngine runs f against every Docker engine under test.
-func forEachEngine(t *testing.T, f func(t *testing.T, e *Engine, mode idmap.Mode)) {
-	for mode, ep := range engines(t) {
-		t.Run(string(mode), func(t *testing.T) {
-			e, err := New(ep)
+	testenv.NonRoot(t)
+	for _, te := range dockerEngines(t) {
+		t.Run(string(te.Mode), func(t *testing.T) {
+			t.Parallel()
+			e, err := New(te.Endpoint)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { e.Close() })
-			f(t, e, mode)
+			f(t, e, te.Mode)
 		})
 	}
 }
 
-// plan makes the plan hpr would for the test host on e with image img.
-func plan(t testing.TB, e *Engine, img string) idmap.Plan {
+// TestContract holds the backend to the contract every engine meets.
+func TestContract(t *testing.T) {
+	testenv.NonRoot(t)
+	for _, te := range dockerEngines(t) {
+		t.Run(string(te.Mode), func(t *testing.T) {
+			t.Parallel()
+			enginetest.Run(t, enginetest.Env{Mode: te.Mode, Endpoint: te.Endpoint,
+				Open: func(_ context.Context, ep string) (runtime.Engine, error) { return New(ep) }})
+		})
+	}
+}
+
+// planFor plans a run of img as the current user on e, as hpr does.
+func planFor(t testing.TB, e *Engine, img string) runtime.Planned {
 	t.Helper()
 	ctx := context.Background()
 	info, err := e.Info(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	im, err := e.Image(ctx, img)
+	host, err := idmap.CurrentHost()
 	if err != nil {
 		t.Fatal(err)
 	}
-	passwd, err := e.ReadImageFile(ctx, img, "/etc/passwd")
+	pl, err := runtime.PlanFor(ctx, e, info, host, img, idmap.OverrideAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
-	group, err := e.ReadImageFile(ctx, img, "/etc/group")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := idmap.NewPlan(testHost(t), info.Facts, idmap.Image{User: im.User, Passwd: passwd, Group: group}, idmap.OverrideAuto)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return pl
 }
 
-// projectDir makes a directory owned by the test host user, as a project
-// directory would be.
-func projectDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "hpr-docker-test-")
-	if err != nil {
-		t.Fatal(err)
+// spec is a container spec running cmd in pl's image with pl's user.
+func spec(t testing.TB, pl runtime.Planned, cmd ...string) runtime.ContainerSpec {
+	return runtime.ContainerSpec{
+		Image:    pl.Image.Ref,
+		Cmd:      cmd,
+		Labels:   map[string]string{"io.hpr.test": t.Name()},
+		Plan:     pl.Plan,
+		Identity: pl.Identity,
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	h := testHost(t)
-	if err := os.Chown(dir, h.UID, h.GID); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }
 
 type result struct {
@@ -125,47 +127,21 @@ type result struct {
 	stdout, stderr string
 }
 
-// run is the create → attach → start → wait → remove sequence.
-func run(t testing.TB, e *Engine, spec runtime.ContainerSpec, stdin string) result {
+// run runs a container with runtime.Run.
+func run(t testing.TB, e *Engine, s runtime.ContainerSpec) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if spec.Image == "" {
-		spec.Image = testImage
-	}
-	id, err := e.Create(ctx, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := e.Remove(context.Background(), id); err != nil {
-			t.Error(err)
-		}
-	}()
 	var stdout, stderr bytes.Buffer
-	s := runtime.Streams{Stdout: &stdout, Stderr: &stderr, TTY: spec.TTY}
-	if spec.OpenStdin {
-		s.Stdin = strings.NewReader(stdin)
-	}
-	done, err := e.Attach(ctx, id, s)
+	code, err := runtime.Run(ctx, e, runtime.RunOptions{Spec: s, Streams: runtime.Streams{Stdout: &stdout, Stderr: &stderr}})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(ctx, id); err != nil {
-		t.Fatal(err)
-	}
-	code, err := e.Wait(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
+		t.Fatalf("Run: %v (stderr %q)", err, stderr.String())
 	}
 	return result{code, stdout.String(), stderr.String()}
 }
 
 func TestIntegrationInfo(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
+	eachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
 		info, err := e.Info(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -177,66 +153,46 @@ func TestIntegrationInfo(t *testing.T) {
 	})
 }
 
-func TestIntegrationRun(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
-		p := plan(t, e, testImage)
-		dir := projectDir(t)
-		res := run(t, e, runtime.ContainerSpec{
-			Cmd:        []string{"sh", "-c", `id -u; id -un; echo "HOME=$HOME"; touch /app/owned; touch "$HOME/h" && echo home-ok; echo to-stderr >&2; exit 3`},
-			WorkingDir: "/app",
-			Mounts:     []runtime.Mount{{Source: dir, Target: "/app"}},
-			Plan:       p,
-			Labels:     map[string]string{runtime.LabelProject: dir},
-		}, "")
-		want := fmt.Sprintf("%d\n%s\nHOME=%s\nhome-ok\n", p.UID, p.UserName, p.Home)
-		if res.code != 3 || res.stdout != want || res.stderr != "to-stderr\n" {
-			t.Errorf("run = %d, stdout %q, stderr %q; want 3, %q, %q (plan %+v)", res.code, res.stdout, res.stderr, want, "to-stderr\n", p)
-		}
-		fi, err := os.Stat(filepath.Join(dir, "owned"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		if h := testHost(t); int(st.Uid) != h.UID || int(st.Gid) != h.GID {
-			t.Errorf("file written in /app is owned by %d:%d on the host, want %d:%d", st.Uid, st.Gid, h.UID, h.GID)
-		}
-	})
-}
-
-func TestIntegrationStreams(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
-		res := run(t, e, runtime.ContainerSpec{Cmd: []string{"tr", "a-z", "A-Z"}, OpenStdin: true}, "hello\n")
-		if res.code != 0 || res.stdout != "HELLO\n" {
-			t.Errorf("stdin: %d %q, want 0 %q", res.code, res.stdout, "HELLO\n")
-		}
-		res = run(t, e, runtime.ContainerSpec{Cmd: []string{"sh", "-c", "test -t 1 && echo tty; echo err >&2"}, TTY: true}, "")
-		if res.code != 0 || !strings.Contains(res.stdout, "tty\r\n") || !strings.Contains(res.stdout, "err") {
-			t.Errorf("tty: %d %q, want 0 and tty and err on one stream", res.code, res.stdout)
-		}
-	})
-}
-
+// TestIntegrationStartErrors checks the start failures the contract does not:
+// a command path that is not there, and files that cannot be executed, which
+// the daemon reports only as text.
 func TestIntegrationStartErrors(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
+	eachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
+		pl := planFor(t, e, testImage)
 		for _, tt := range []struct {
 			cmd  string
 			want error
+			code int
 		}{
-			{"nosuchcommand", runtime.ErrCommandNotFound},
-			{"/nonexistent/cmd", runtime.ErrCommandNotFound},
-			{"/etc/passwd", runtime.ErrCommandNotExecutable},
-			{"/etc", runtime.ErrCommandNotExecutable},
+			{"/nonexistent/cmd", runtime.ErrCommandNotFound, 127},
+			{"/etc/passwd", runtime.ErrCommandNotExecutable, 126},
+			{"/etc", runtime.ErrCommandNotExecutable, 126},
 		} {
 			ctx := context.Background()
-			id, err := e.Create(ctx, runtime.ContainerSpec{Image: testImage, Cmd: []string{tt.cmd}})
+			id, err := e.Create(ctx, spec(t, pl, tt.cmd))
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = e.Start(ctx, id)
-			if !errors.Is(err, tt.want) {
+			if err := e.Start(ctx, id); !errors.Is(err, tt.want) {
 				t.Errorf("Start(%s) = %v, want %v", tt.cmd, err, tt.want)
 			}
 			e.Remove(ctx, id)
+			if res := run(t, e, spec(t, pl, tt.cmd)); res.code != tt.code {
+				t.Errorf("Run(%s) exit %d, want %d (stderr %q)", tt.cmd, res.code, tt.code, res.stderr)
+			}
+		}
+	})
+}
+
+// TestIntegrationTTY checks a TTY run has one output stream, through a
+// terminal.
+func TestIntegrationTTY(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
+		s := spec(t, planFor(t, e, testImage), "sh", "-c", "test -t 0 && test -t 1 && echo tty; echo err >&2")
+		s.TTY = true
+		res := run(t, e, s)
+		if res.code != 0 || !strings.Contains(res.stdout, "tty\r\n") || !strings.Contains(res.stdout, "err") || res.stderr != "" {
+			t.Errorf("TTY run: exit %d, stdout %q, stderr %q; want 0, tty and err on stdout", res.code, res.stdout, res.stderr)
 		}
 	})
 }
@@ -244,7 +200,7 @@ func TestIntegrationStartErrors(t *testing.T) {
 // TestIntegrationWait checks Wait does not miss a fast exit whether it is
 // called before Start or after the container ended.
 func TestIntegrationWait(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
+	eachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		for i := range 5 {
@@ -275,11 +231,14 @@ func TestIntegrationWait(t *testing.T) {
 }
 
 func TestIntegrationExecSignalList(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
+	eachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
 		ctx := context.Background()
-		p := plan(t, e, testImage)
+		pl := planFor(t, e, testImage)
+		p := pl.Plan
 		label := map[string]string{runtime.LabelProject: t.Name(), runtime.LabelVersion: "test"}
-		id, err := e.Create(ctx, runtime.ContainerSpec{Image: testImage, Cmd: []string{"sleep", "60"}, Plan: p, Labels: label})
+		s := spec(t, pl, "sleep", "60")
+		s.Labels = label
+		id, err := e.Create(ctx, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,6 +246,9 @@ func TestIntegrationExecSignalList(t *testing.T) {
 		cs, err := e.List(ctx, label)
 		if err != nil || len(cs) != 1 || cs[0].ID != id || cs[0].State != "created" {
 			t.Errorf("List() = %+v, %v; want just %s, created", cs, err, id)
+		}
+		if cs, err := e.List(ctx, map[string]string{runtime.LabelProject: ""}); err != nil || !slices.ContainsFunc(cs, func(c runtime.Container) bool { return c.ID == id }) {
+			t.Errorf("List(any %s) = %+v, %v; want %s among them", runtime.LabelProject, cs, err, id)
 		}
 		if err := e.Start(ctx, id); err != nil {
 			t.Fatal(err)
@@ -318,35 +280,68 @@ func TestIntegrationExecSignalList(t *testing.T) {
 		if _, err := e.Wait(ctx, id); !errors.Is(err, runtime.ErrNotFound) {
 			t.Errorf("Wait() on a removed container = %v, want ErrNotFound", err)
 		}
+		if err := e.Signal(ctx, id, int(syscall.SIGTERM)); !errors.Is(err, runtime.ErrNotFound) {
+			t.Errorf("Signal() to a removed container = %v, want ErrNotFound", err)
+		}
 	})
 }
 
-func TestIntegrationVolume(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
+// TestIntegrationVolumeInit checks a fresh volume, mounted with Init, is
+// writable by the plan's user (not root but on rootless Docker), one below
+// HOME too; that the image's content
+// is still copied up into it; and that it stays writable on the next run,
+// without Init.
+func TestIntegrationVolumeInit(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
 		ctx := context.Background()
-		name := fmt.Sprintf("hpr-docker-test-%d", time.Now().UnixNano())
-		spec := runtime.VolumeSpec{Name: name, Labels: map[string]string{runtime.LabelProject: "test"}}
-		for range 2 {
-			if err := e.EnsureVolume(ctx, spec); err != nil {
-				t.Fatal(err)
-			}
+		pl := planFor(t, e, testImage)
+		base := fmt.Sprintf("hpr-docker-test-%d", time.Now().UnixNano())
+		vols := []runtime.VolumeMount{
+			{Name: base + "-data", Target: "/data"},
+			{Name: base + "-apt", Target: "/var/cache/apt"},
 		}
-		defer e.c.(*client.Client).VolumeRemove(ctx, name, true)
-		p := plan(t, e, testImage)
-		res := run(t, e, runtime.ContainerSpec{
-			Cmd:     []string{"sh", "-c", "touch /data/f && touch /var/cache/apt/g && ls /var/cache/apt"},
-			Volumes: []runtime.VolumeMount{{Name: name, Target: "/data"}, {Name: name + "-apt", Target: "/var/cache/apt"}},
-			Plan:    p,
-		}, "")
-		defer e.c.(*client.Client).VolumeRemove(ctx, name+"-apt", true)
+		if pl.Plan.Home != "" {
+			vols = append(vols, runtime.VolumeMount{Name: base + "-home", Target: pl.Plan.Home + "/.cache"})
+		}
+		for i, v := range vols {
+			vs := runtime.VolumeSpec{Name: v.Name, Labels: map[string]string{runtime.LabelProject: "test"}}
+			created, err := e.EnsureVolume(ctx, vs)
+			if err != nil || !created {
+				t.Fatalf("EnsureVolume(%s) = %v, %v; want created", v.Name, created, err)
+			}
+			t.Cleanup(func() { e.c.(*client.Client).VolumeRemove(context.Background(), v.Name, true) })
+			if again, err := e.EnsureVolume(ctx, vs); err != nil || again {
+				t.Errorf("second EnsureVolume(%s) = %v, %v; want not created", v.Name, again, err)
+			}
+			vols[i].Init = created
+		}
+		script := `set -e; for v in "$@"; do touch "$v/f-$0"; mkdir -p "$v/d-$0"; done; ls /var/cache/apt`
+		targets := func(n int) []string {
+			args := []string{"sh", "-c", script, strconv.Itoa(n)}
+			for _, v := range vols {
+				args = append(args, v.Target)
+			}
+			return args
+		}
+		s := spec(t, pl, targets(1)...)
+		s.Volumes = vols
+		res := run(t, e, s)
 		if res.code != 0 || !strings.Contains(res.stdout, "archives") {
-			t.Errorf("writing to volumes as %s: %d %q %q; want 0 and the image's content copied up", p.User, res.code, res.stdout, res.stderr)
+			t.Errorf("writing to fresh volumes as %s: exit %d, stdout %q, stderr %q; want 0 and the image's /var/cache/apt copied up", pl.Plan.User, res.code, res.stdout, res.stderr)
+		}
+		for i := range vols {
+			vols[i].Init = false
+		}
+		s = spec(t, pl, targets(2)...)
+		s.Volumes = vols
+		if res := run(t, e, s); res.code != 0 {
+			t.Errorf("writing to the volumes again without Init: exit %d, stderr %q", res.code, res.stderr)
 		}
 	})
 }
 
 func TestIntegrationImages(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
+	eachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
 		ctx := context.Background()
 		img, err := e.Image(ctx, testImage)
 		if err != nil || img.ID == "" || len(img.Cmd) == 0 {
@@ -396,7 +391,7 @@ func TestIntegrationImages(t *testing.T) {
 }
 
 func TestIntegrationBuild(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
+	eachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
 		ctx := context.Background()
 		dir := t.TempDir()
 		for name, content := range map[string]string{
@@ -429,149 +424,76 @@ func TestIntegrationBuild(t *testing.T) {
 			t.Errorf("Build(failing) = %v; output:\n%s", err, out.String())
 		}
 
-		os.WriteFile(filepath.Join(dir, "Dockerfile.missing"), []byte("FROM hpr-missing/base:nope\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "Dockerfile.missing"), []byte("FROM "+testImage+" AS a\nFROM hpr-missing/base:nope\n"), 0o644)
 		err = e.Build(ctx, runtime.BuildOptions{ContextDir: dir, Dockerfile: "Dockerfile.missing", Tag: tag + "-missing"})
 		if !errors.Is(err, runtime.ErrNotFound) || !strings.Contains(err.Error(), "hpr-missing/base:nope") || !strings.Contains(err.Error(), "never pulls") {
 			t.Errorf("Build(missing base) = %v, want ErrNotFound naming the image", err)
 		}
+		if _, err := e.Image(ctx, "hpr-missing/base:nope"); !errors.Is(err, runtime.ErrNotFound) {
+			t.Errorf("after the build, hpr-missing/base:nope exists (pulled?): %v", err)
+		}
 	})
 }
 
-// TestIntegrationTimings logs how long the identity step and a no-op run
-// take; it asserts nothing (the budget is checked by benchmarks).
-func TestIntegrationTimings(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
-		ctx := context.Background()
-		p := plan(t, e, testImage)
-		// Force the full identity step even where the image has the user.
-		if p.PasswdLine == "" {
-			p.PasswdLine = fmt.Sprintf("hprtiming:x:%d:%d::/home/hprtiming:/bin/sh", p.UID+1, p.GID)
-		}
-		if p.GroupLine == "" {
-			p.GroupLine = fmt.Sprintf("hprtiming:x:%d:", p.GID+1)
-		}
-		p.CreateHome, p.Home = true, "/home/hprtiming"
-		spec := runtime.ContainerSpec{Image: testImage, Cmd: []string{"true"}, Plan: p}
-		const n = 10
-		var readFiles, cold, warm, noop, full []time.Duration
-		for range n {
-			fresh, err := New(e.Endpoint())
-			if err != nil {
-				t.Fatal(err)
-			}
-			start := time.Now()
-			for _, f := range []string{"/etc/passwd", "/etc/group"} {
-				if _, err := fresh.ReadImageFile(ctx, testImage, f); err != nil {
-					t.Fatal(err)
-				}
-			}
-			readFiles = append(readFiles, time.Since(start))
-			fresh.Close()
-
-			for _, c := range []struct {
-				e *Engine
-				d *[]time.Duration
-			}{{e, &warm}, {nil, &cold}} {
-				eng := c.e
-				if eng == nil {
-					if eng, err = New(e.Endpoint()); err != nil {
-						t.Fatal(err)
-					}
-					defer eng.Close()
-				}
-				cfg, hc, err := containerConfig(spec)
-				if err != nil {
-					t.Fatal(err)
-				}
-				resp, err := eng.c.ContainerCreate(ctx, cfg, hc, nil, nil, "")
-				if err != nil {
-					t.Fatal(err)
-				}
-				start = time.Now()
-				if err := eng.applyIdentity(ctx, resp.ID, spec); err != nil {
-					t.Fatal(err)
-				}
-				*c.d = append(*c.d, time.Since(start))
-				eng.Remove(ctx, resp.ID)
-			}
-
-			start = time.Now()
-			if r := run(t, e, runtime.ContainerSpec{Image: testImage, Cmd: []string{"true"}, Plan: plan0(p)}, ""); r.code != 0 {
-				t.Fatalf("true exited %d", r.code)
-			}
-			noop = append(noop, time.Since(start))
-			start = time.Now()
-			if r := run(t, e, spec, ""); r.code != 0 {
-				t.Fatalf("true exited %d", r.code)
-			}
-			full = append(full, time.Since(start))
-		}
-		t.Logf("%s, medians of %d: ReadImageFile passwd+group %s; identity step warm cache %s, cold %s; run of true without identity %s, with %s",
-			mode, n, median(readFiles), median(warm), median(cold), median(noop), median(full))
-	})
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2].Round(time.Millisecond / 10)
-}
-
-// plan0 is p without identity work.
-func plan0(p idmap.Plan) idmap.Plan {
-	p.PasswdLine, p.GroupLine, p.CreateHome = "", "", false
-	return p
-}
-
-// BenchmarkRun measures a no-op run with the test host's plan, identity
-// included.
-func BenchmarkRun(b *testing.B) {
-	for mode, ep := range engines(b) {
-		b.Run(string(mode), func(b *testing.B) {
-			e, err := New(ep)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer e.Close()
-			p := plan(b, e, testImage)
-			for b.Loop() {
-				if r := run(b, e, runtime.ContainerSpec{Image: testImage, Cmd: []string{"true"}, Plan: p}, ""); r.code != 0 {
-					b.Fatalf("true exited %d", r.code)
-				}
-			}
-		})
-	}
-}
-
-// TestIntegrationPermission runs as a user outside the socket's group (run
-// the test binary as the harness's test user) and expects ErrPermission
-// saying which group to join.
+// TestIntegrationPermission checks a socket the user may not use gives
+// ErrPermission saying what to do: the harness's engines where the test user
+// is outside the socket's group, and sockets of its own it cannot use.
 func TestIntegrationPermission(t *testing.T) {
-	if os.Getuid() == 0 {
-		t.Skip("root may use every socket; run the test binary as a user outside the docker group")
+	testenv.NonRoot(t)
+	check := func(t *testing.T, ep string, hints ...string) {
+		t.Helper()
+		e, err := New(ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		start := time.Now()
+		_, err = e.Info(context.Background())
+		if !errors.Is(err, runtime.ErrPermission) || !slices.ContainsFunc(hints, func(h string) bool { return strings.Contains(err.Error(), h) }) {
+			t.Errorf("Info() = %v, want ErrPermission saying one of %q", err, hints)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("reported after %v, want under 2 s", d)
+		}
+		t.Log(err)
 	}
-	for mode, ep := range engines(t) {
-		socket := strings.TrimPrefix(ep, "unix://")
+	listen := func(t *testing.T, dir string) string {
+		t.Helper()
+		sock := filepath.Join(dir, "docker.sock")
+		l, err := net.Listen("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return sock
+	}
+	t.Run("socket mode", func(t *testing.T) {
+		sock := listen(t, t.TempDir())
+		if err := os.Chmod(sock, 0); err != nil {
+			t.Fatal(err)
+		}
+		check(t, "unix://"+sock, "add yourself to group")
+	})
+	t.Run("private directory", func(t *testing.T) {
+		dir := t.TempDir()
+		sock := listen(t, dir)
+		if err := os.Chmod(dir, 0); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod(dir, 0o700) })
+		check(t, "unix://"+sock, "private directory")
+	})
+	for _, te := range dockerEngines(t) {
+		socket := strings.TrimPrefix(te.Endpoint, "unix://")
 		if syscall.Access(socket, 2 /* W_OK */) == nil {
 			continue
 		}
-		t.Run(string(mode), func(t *testing.T) {
-			e, err := New(ep)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer e.Close()
-			_, err = e.Info(context.Background())
-			if !errors.Is(err, runtime.ErrPermission) || !strings.Contains(err.Error(), "add yourself to group") && !strings.Contains(err.Error(), "run hpr as") {
-				t.Errorf("Info() = %v, want ErrPermission telling what to do", err)
-			}
-			t.Log(err)
-		})
+		t.Run(string(te.Mode), func(t *testing.T) { check(t, te.Endpoint, "add yourself to group", "run hpr as") })
 	}
 }
 
 func TestIntegrationCreateErrors(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
+	eachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
 		ctx := context.Background()
 		name := fmt.Sprintf("hpr-docker-test-%d", time.Now().UnixNano())
 		id, err := e.Create(ctx, runtime.ContainerSpec{Name: name, Image: testImage, Cmd: []string{"true"}})
@@ -582,7 +504,7 @@ func TestIntegrationCreateErrors(t *testing.T) {
 		if _, err := e.Create(ctx, runtime.ContainerSpec{Name: name, Image: testImage}); !errors.Is(err, runtime.ErrConflict) {
 			t.Errorf("Create(same name) = %v, want ErrConflict", err)
 		}
-		missing := filepath.Join(projectDir(t), "missing")
+		missing := filepath.Join(t.TempDir(), "missing")
 		if _, err := e.Create(ctx, runtime.ContainerSpec{Image: testImage, Mounts: []runtime.Mount{{Source: missing, Target: "/app"}}}); err == nil {
 			t.Error("Create(bind of a missing dir) succeeded, want an error")
 		}
@@ -592,5 +514,35 @@ func TestIntegrationCreateErrors(t *testing.T) {
 		if _, err := e.Create(ctx, runtime.ContainerSpec{Image: "hpr-missing/nothing:here"}); !errors.Is(err, runtime.ErrNotFound) {
 			t.Errorf("Create(missing image) = %v, want ErrNotFound", err)
 		}
+		s := runtime.ContainerSpec{Image: testImage, Plan: idmap.Plan{Mode: idmap.PodmanRootless, User: "1:1", UID: 1, GID: 1}}
+		if _, err := e.Create(ctx, s); !errors.Is(err, runtime.ErrUnsupported) {
+			t.Errorf("Create(a Podman plan) = %v, want ErrUnsupported", err)
+		}
 	})
+}
+
+// BenchmarkRun measures a no-op runtime.Run with the current user's plan
+// (identity mounts and HOME included) and reports the median too.
+func BenchmarkRun(b *testing.B) {
+	for _, te := range dockerEngines(b) {
+		b.Run(string(te.Mode), func(b *testing.B) {
+			e, err := New(te.Endpoint)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			pl := planFor(b, e, testImage)
+			s := spec(b, pl, "true")
+			var ds []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				if r := run(b, e, s); r.code != 0 {
+					b.Fatalf("true exited %d: %q", r.code, r.stderr)
+				}
+				ds = append(ds, time.Since(start))
+			}
+			slices.Sort(ds)
+			b.ReportMetric(float64(ds[len(ds)/2].Microseconds())/1000, "median-ms")
+		})
+	}
 }
