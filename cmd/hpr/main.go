@@ -107,6 +107,6 @@ holds on this machine.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withCode(exitFailure, fmt.Errorf("%v (see '%s --help')", err, c.CommandPath()))
 	})
-	root.AddCommand(newVersionCmd(s), newEnginesCmd(s), newRunCmd(s), newBuildCmd(s), newExecCmd(s), newShellCmd(s), newInitCmd(s), newGCCmd(s))
+	root.AddCommand(newVersionCmd(s), newEnginesCmd(s), newRunCmd(s), newBuildCmd(s), newExecCmd(s), newShellCmd(s), newInitCmd(s), newGCCmd(s), newDoctorCmd(s), newConformanceCmd(s), newProbeCmd(s))
 	return root
 }

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"sync"
+
+	"github.com/hostpersist/hpr/conformance"
+	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/runtime/detect"
+	"github.com/hostpersist/hpr/runtime/project"
+	"github.com/spf13/cobra"
+)
+
+// Exit codes of hpr conformance (DESIGN, CLI contract).
+const (
+	exitCheckFailed = 1 // an engine failed a check, or could not be tested
+	exitNotTested   = 2 // no engine could be tested
+)
+
+type conformanceOptions struct {
+	engines []string
+	image   string
+	json    bool
+	junit   string
+}
+
+func newConformanceCmd(s *streams) *cobra.Command {
+	var o conformanceOptions
+	cmd := &cobra.Command{
+		Use:   "conformance [--engine E]... [--image IMG] [--json] [--junit FILE]",
+		Short: "Prove, engine by engine, that files written in the project are owned by you",
+		Long: `Prove on this machine, for every engine, that what a container writes in
+the project mount lands on the host as you: hpr runs a probe — its own
+static binary — inside a container under the plan 'hpr run' would use, has
+it create, append, delete, rename, link, chmod and touch files in a test
+directory, and judges each result from the host with stat. It also checks
+the container user's identity (passwd name, HOME, groups), /tmp, the working
+directory, a named volume, an image whose USER is another uid, and that no
+container is left behind.
+
+Inside a project (an hpr.toml here or above), the plan is the project's:
+its image ([image] ref, or the image 'hpr build' made) and its [run] user
+and mount. Outside one, the default plan runs in the probe image, which hpr
+imports from its own binary (hpr-probe:<hash>) without a registry.
+--image checks another image instead; the probe binary is mounted into it.
+
+Engines are every engine that answers for you, as 'hpr engines' lists
+them; --engine (repeatable) picks endpoints or kinds.
+
+Exit status: 0 when every check passed on every engine, 1 when a check
+failed or an engine could not be tested, 2 when no engine could be tested.`,
+		Example: `  hpr conformance
+  hpr conformance --engine podman
+  hpr conformance --engine docker --engine unix:///run/hpr-docker-remap/docker.sock
+  hpr conformance --image debian:bookworm-slim
+  hpr conformance --json | jq '.engines[] | {mode, pass}'
+  hpr conformance --junit conformance.xml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runConformance(cmd, s, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&o.engines, "engine", nil, "an endpoint URI or a kind (docker, podman) to test; repeatable")
+	f.StringVar(&o.image, "image", "", "check this image instead of the project's or the probe image")
+	f.BoolVar(&o.json, "json", false, "print one JSON object")
+	f.StringVar(&o.junit, "junit", "", "also write JUnit XML to `FILE`")
+	return cmd
+}
+
+func runConformance(cmd *cobra.Command, s *streams, o conformanceOptions) error {
+	ctx := cmd.Context()
+	exe, err := os.Executable()
+	if err == nil {
+		// Refuse before asking any engine: a dynamic hpr cannot be the probe.
+		err = conformance.CheckStatic(exe)
+	}
+	if err != nil {
+		return withCode(exitNotTested, err)
+	}
+	t, err := newConformanceTarget(o.image)
+	if err != nil {
+		return withCode(exitNotTested, err)
+	}
+	t.opts.Binary, t.opts.Version = exe, version
+	hostname, _ := os.Hostname()
+	t.opts.Labels = map[string]string{pidLabel: currentPid(), hostLabel: hostname}
+
+	found, fails, err := detect.All(ctx, detect.Options{}, o.engines)
+	if err != nil {
+		return withCode(exitNotTested, err)
+	}
+	defer func() {
+		for _, e := range found {
+			e.Close()
+		}
+	}()
+	reports := make([]conformance.EngineReport, len(found))
+	var wg sync.WaitGroup
+	for i, e := range found {
+		wg.Go(func() { reports[i] = t.run(ctx, e) })
+	}
+	wg.Wait()
+	for _, f := range fails {
+		// An endpoint named with --engine that does not answer is an engine
+		// that could not be tested; standard sockets that do not answer are
+		// engines this machine does not have.
+		if f.Source == "--engine" {
+			reports = append(reports, conformance.EngineReport{Endpoint: f.URI, Error: f.Err.Error(), Checks: []conformance.Check{}})
+		}
+	}
+	sort.SliceStable(reports, func(i, j int) bool { return modeOrder(reports[i].Mode) < modeOrder(reports[j].Mode) })
+	rep := conformance.NewReport(reports)
+
+	if o.json {
+		if err := rep.WriteJSON(s.out); err != nil {
+			return withCode(exitFailure, err)
+		}
+	} else {
+		if t.about != "" {
+			fmt.Fprintln(s.out, t.about)
+			fmt.Fprintln(s.out)
+		}
+		if err := rep.WriteTable(s.out); err != nil {
+			return withCode(exitFailure, err)
+		}
+	}
+	if o.junit != "" {
+		if err := writeJUnit(o.junit, rep); err != nil {
+			return withCode(exitFailure, err)
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		return withCode(exitInterrupted, errors.New("interrupted: the report above is incomplete"))
+	case len(found) == 0 && len(reports) == 0:
+		return withCode(exitNotTested, detect.NothingAnswered(fails))
+	case rep.Tested() == 0:
+		return withCode(exitNotTested, errors.New("no engine could be tested (see the report for why)"))
+	case !rep.Pass:
+		return withCode(exitCheckFailed, nil)
+	}
+	return nil
+}
+
+func writeJUnit(path string, rep conformance.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("writing JUnit report: %w", err)
+	}
+	if err := rep.WriteJUnit(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing JUnit report %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing JUnit report %s: %w", path, err)
+	}
+	return nil
+}
+
+// conformanceTarget is what hpr conformance checks: inside a project the
+// image and plan `hpr run` would use, outside one the default plan with the
+// probe image (or --image).
+type conformanceTarget struct {
+	opts conformance.Options
+	// proj is the project whose image is built per engine; nil otherwise.
+	proj *project.Project
+	// about describes the target for the table; empty for the default.
+	about string
+}
+
+func newConformanceTarget(image string) (conformanceTarget, error) {
+	t := conformanceTarget{opts: conformance.Options{Image: image}}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return t, fmt.Errorf("finding the project: %w", err)
+	}
+	file, err := project.Find(cwd)
+	if errors.Is(err, project.ErrNoProject) {
+		if image != "" {
+			t.about = "checking image " + image + " with the default plan (no hpr.toml here)"
+		}
+		return t, nil
+	}
+	if err != nil {
+		return t, err
+	}
+	p, err := project.Load(file)
+	if err != nil {
+		return t, err
+	}
+	t.opts.Override, t.opts.Mount = p.Run.User, p.Run.Mount
+	switch {
+	case image != "":
+	case p.Image.Ref != "":
+		t.opts.Image = p.Image.Ref
+	case p.Image.Building():
+		t.proj = p
+	}
+	what := "the probe image"
+	switch {
+	case t.proj != nil:
+		what = "the image hpr build makes"
+	case t.opts.Image != "":
+		what = "image " + t.opts.Image
+	}
+	t.about = fmt.Sprintf("checking project %s (%s): %s, [run] user = %q, mounted at %s", p.Name, file, what, cmp.Or(p.Run.User, idmap.OverrideAuto), p.Run.Mount)
+	return t, nil
+}
+
+// run runs the suite on one engine; a built project's image is looked up
+// per engine, never built.
+func (t conformanceTarget) run(ctx context.Context, e *detect.Engine) conformance.EngineReport {
+	opts := t.opts
+	if t.proj != nil {
+		ref, err := t.projectImage(ctx, e)
+		if err != nil {
+			return conformance.EngineReport{Endpoint: e.About.Endpoint, Mode: e.About.Mode, Version: e.About.Facts.Version, Error: err.Error(), Checks: []conformance.Check{}}
+		}
+		opts.Image = ref
+	}
+	// A run's error is in its report (Error), which the output shows.
+	rep, _ := conformance.Run(ctx, e.Engine, e.About, opts)
+	return rep
+}
+
+func (t conformanceTarget) projectImage(ctx context.Context, e *detect.Engine) (string, error) {
+	host, err := idmap.CurrentHost()
+	if err != nil {
+		return "", fmt.Errorf("reading who you are: %w", err)
+	}
+	ref, err := t.proj.EnsureImage(ctx, e, e.About.Facts, host, project.BuildNever, io.Discard)
+	if errors.Is(err, project.ErrNotBuilt) {
+		return "", fmt.Errorf("%w (here: hpr build --engine %s)", err, e.About.Endpoint)
+	}
+	return ref, err
+}
