@@ -14,6 +14,7 @@ import (
 	"github.com/hostpersist/hpr/conformance"
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/internal/testenv"
+	"github.com/hostpersist/hpr/runtime"
 	"github.com/hostpersist/hpr/runtime/detect"
 )
 
@@ -22,7 +23,7 @@ import (
 // io.hpr.host).
 func liveLabels() map[string]string {
 	host, _ := os.Hostname()
-	return map[string]string{"io.hpr.pid": strconv.Itoa(os.Getpid()), "io.hpr.host": host}
+	return map[string]string{runtime.LabelPID: strconv.Itoa(os.Getpid()), runtime.LabelHost: host}
 }
 
 func open(t testing.TB, e testenv.Engine) *detect.Engine {

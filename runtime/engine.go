@@ -29,6 +29,10 @@ var (
 const (
 	LabelProject = "io.hpr.project"
 	LabelVersion = "io.hpr.version"
+	// LabelPID and LabelHost name the hpr process that runs a container, so
+	// `hpr gc` and the next run can tell one whose hpr was killed.
+	LabelPID  = "io.hpr.pid"
+	LabelHost = "io.hpr.host"
 )
 
 // Info is what an engine says about itself.
@@ -225,6 +229,8 @@ type Engine interface {
 	// EnsureVolume creates a named volume if it does not exist, and reports
 	// whether it did.
 	EnsureVolume(ctx context.Context, spec VolumeSpec) (created bool, err error)
+	// RemoveVolume removes a named volume; ErrNotFound when absent.
+	RemoveVolume(ctx context.Context, name string) error
 
 	// Close releases the client's connections.
 	Close() error

@@ -89,8 +89,7 @@ func runConformance(cmd *cobra.Command, s *streams, o conformanceOptions) error 
 		return withCode(exitNotTested, err)
 	}
 	t.opts.Binary, t.opts.Version = exe, version
-	hostname, _ := os.Hostname()
-	t.opts.Labels = map[string]string{pidLabel: currentPid(), hostLabel: hostname}
+	t.opts.Labels = processLabels()
 
 	found, fails, err := detect.All(ctx, detect.Options{}, o.engines)
 	if err != nil {

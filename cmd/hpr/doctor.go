@@ -17,7 +17,6 @@ import (
 	"github.com/hostpersist/hpr/conformance"
 	"github.com/hostpersist/hpr/doctor"
 	"github.com/hostpersist/hpr/idmap"
-	"github.com/hostpersist/hpr/runtime"
 	"github.com/hostpersist/hpr/runtime/detect"
 	"github.com/hostpersist/hpr/runtime/project"
 )
@@ -324,7 +323,7 @@ func doctorFix(ctx context.Context, s *streams, r doctor.Report, root string, ho
 			}
 			rep, err := doctor.Fix(ctx, doctor.FixOptions{
 				Engine: e, Info: e.About, Host: host, Root: root, Files: files, Binary: bin,
-				Labels: doctorLabels(root),
+				Labels: projectLabels(root),
 			})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", e.name(), err))
@@ -345,18 +344,6 @@ func doctorFix(ctx context.Context, s *streams, r doctor.Report, root string, ho
 		fmt.Fprintf(s.out, "%s: %s\n", r.Groups[gi].Owner, doctor.Unfixable(r.Groups[gi], root, host))
 	}
 	return errors.Join(errs...)
-}
-
-// doctorLabels are the fixing container's labels: those of the project's
-// containers, so that hpr gc removes it if this hpr is killed.
-func doctorLabels(root string) map[string]string {
-	host, _ := os.Hostname()
-	return map[string]string{
-		runtime.LabelProject: root,
-		runtime.LabelVersion: version,
-		pidLabel:             currentPid(),
-		hostLabel:            host,
-	}
 }
 
 func doctorCount(n int) string {

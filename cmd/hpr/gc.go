@@ -83,8 +83,8 @@ func removeStale(ctx context.Context, e runtime.Engine, labels map[string]string
 // container — it is not running. A container whose hpr is alive is never
 // stale, even before it starts (another hpr run of the same project).
 func stale(c runtime.Container, host string) bool {
-	pid, err := strconv.Atoi(c.Labels[pidLabel])
-	if c.Labels[hostLabel] != host || err != nil || pid <= 0 {
+	pid, err := strconv.Atoi(c.Labels[runtime.LabelPID])
+	if c.Labels[runtime.LabelHost] != host || err != nil || pid <= 0 {
 		return c.State != "running"
 	}
 	return syscall.Kill(pid, 0) == syscall.ESRCH

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -282,9 +281,3 @@ func rawTerminal(f *os.File) (restore func(), sizes <-chan runtime.TermSize, err
 		_ = term.Restore(fd, state)
 	}, ch, nil
 }
-
-// pidLabel identifies the hpr process that runs a container, so `hpr gc` and
-// the next `hpr run` can tell a container whose hpr was killed.
-const pidLabel = "io.hpr.pid"
-
-func currentPid() string { return strconv.Itoa(os.Getpid()) }

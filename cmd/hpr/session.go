@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/runtime"
@@ -116,16 +117,24 @@ func (s *session) Close() {
 	}
 }
 
-// hostLabel names the machine whose hpr process pidLabel is.
-const hostLabel = "io.hpr.host"
+// projectLabels are the labels every container hpr starts for the project
+// at root carries: the project, hpr's version, and this hpr process (so gc
+// can tell a container whose hpr was killed).
+func projectLabels(root string) map[string]string {
+	l := processLabels()
+	l[runtime.LabelProject] = root
+	l[runtime.LabelVersion] = version
+	return l
+}
 
-// labels are the labels every container of this project carries.
-func (s *session) labels() map[string]string {
+// processLabels name this hpr process and machine.
+func processLabels() map[string]string {
 	host, _ := os.Hostname()
 	return map[string]string{
-		runtime.LabelProject: s.proj.RealRoot,
-		runtime.LabelVersion: version,
-		pidLabel:             currentPid(),
-		hostLabel:            host,
+		runtime.LabelPID:  strconv.Itoa(os.Getpid()),
+		runtime.LabelHost: host,
 	}
 }
+
+// labels are the labels every container of this project carries.
+func (s *session) labels() map[string]string { return projectLabels(s.proj.RealRoot) }

@@ -354,6 +354,14 @@ func (e *Engine) EnsureVolume(ctx context.Context, spec runtime.VolumeSpec) (boo
 	return true, nil
 }
 
+// RemoveVolume removes a named volume.
+func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
+	if err := e.c.VolumeRemove(ctx, name, true); err != nil {
+		return fmt.Errorf("removing volume %s: %w", name, e.translate(err))
+	}
+	return nil
+}
+
 func shortID(id string) string {
 	if len(id) > 12 {
 		return id[:12]
