@@ -13,6 +13,7 @@ import (
 	"github.com/containers/podman/v5/pkg/domain/entities/types"
 
 	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/dockerfile"
 )
 
 // Build builds an image with Buildah inside the service. It never pulls:
@@ -21,20 +22,20 @@ import (
 // .containerignore, or <Dockerfile>.dockerignore) from the context and leave
 // excluded files out of the upload.
 func (e *Engine) Build(ctx context.Context, opts runtime.BuildOptions) error {
-	dockerfile := opts.Dockerfile
-	if dockerfile == "" {
-		dockerfile = "Dockerfile"
+	file := opts.Dockerfile
+	if file == "" {
+		file = "Dockerfile"
 	}
-	if !filepath.IsAbs(dockerfile) {
-		dockerfile = filepath.Join(opts.ContextDir, dockerfile)
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(opts.ContextDir, file)
 	}
-	content, err := os.ReadFile(dockerfile)
+	content, err := os.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("building %s: %w", opts.Tag, err)
 	}
-	bases, err := BaseImages(content, opts.Args)
+	bases, err := dockerfile.BaseImages(content, opts.Args)
 	if err != nil {
-		return fmt.Errorf("building %s: parsing %s: %w", opts.Tag, dockerfile, err)
+		return fmt.Errorf("building %s: parsing %s: %w", opts.Tag, file, err)
 	}
 	if err := e.checkBases(ctx, bases); err != nil {
 		return fmt.Errorf("building %s: %w", opts.Tag, err)
@@ -63,7 +64,11 @@ func (e *Engine) Build(ctx context.Context, opts runtime.BuildOptions) error {
 	}}
 	c, cancel := e.call(ctx)
 	defer cancel()
-	if _, err := images.Build(c, []string{dockerfile}, bo); err != nil {
+	err = untilDone(ctx, func() error {
+		_, err := images.Build(c, []string{file}, bo)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("building %s: %w", opts.Tag, e.translate(ctx, err))
 	}
 	return nil

@@ -63,7 +63,7 @@ func (e *Engine) Exec(ctx context.Context, id string, es runtime.ExecSpec) (int,
 	if stderr != nil {
 		o = o.WithErrorStream(stderr)
 	}
-	if err := containers.ExecStartAndAttach(c, session, o); err != nil {
+	if err := untilDone(ctx, func() error { return containers.ExecStartAndAttach(c, session, o) }); err != nil {
 		return -1, fmt.Errorf("running exec session in %s: %w", id, e.translate(ctx, err))
 	}
 	return e.execExitCode(ctx, c, session)

@@ -72,11 +72,13 @@ func (e *Engine) ReadImageFile(ctx context.Context, ref, file string) ([]byte, e
 		if err := e.readEtc(ctx, r.ID, img.ID); err != nil {
 			return nil, fmt.Errorf("reading %s from image %s: %w", file, ref, err)
 		}
-		b, _, err := e.etc.file(img.ID, path.Base(file))
-		if err != nil {
-			return nil, fmt.Errorf("reading %s from image %s: %w", file, ref, err)
+		if b, ok, err := e.etc.file(img.ID, path.Base(file)); ok {
+			if err != nil {
+				return nil, fmt.Errorf("reading %s from image %s: %w", file, ref, err)
+			}
+			return b, nil
 		}
-		return b, nil
+		// Not a small regular file: read it alone, which says what it is.
 	}
 	var buf bytes.Buffer
 	if err := e.copyOut(ctx, r.ID, file, &buf); err != nil {
@@ -166,17 +168,15 @@ func etcFiles(r io.Reader) (map[string][]byte, error) {
 				return nil, fmt.Errorf("reading archive of /etc: %w", err)
 			}
 			files[path.Base(name)] = append([]byte{}, b...) // never nil
-
 		}
 	}
 }
 
-// etcCache keeps the small regular files directly in /etc of the images
-// hpr read them from, by image ID (images are immutable). hpr reads
-// /etc/passwd and /etc/group of an image to plan, and Create needs them
-// again to add the plan's entries; through Podman's archive endpoint every
-// read costs 200–400 ms (it mounts the container and re-executes itself to
-// stat and copy), a write about 30 ms.
+// etcCache keeps the small regular files directly in /etc of images, by
+// image ID (images are immutable). hpr reads an image's /etc/passwd and
+// then its /etc/group to plan; through Podman's archive endpoint each read
+// costs 200–400 ms whatever its size (the service mounts the container and
+// re-executes itself to stat and to copy), so one read of /etc serves both.
 type etcCache struct {
 	mu    sync.Mutex
 	files map[string]map[string][]byte // image ID → name in /etc → content

@@ -21,6 +21,7 @@ import (
 
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/enginetest"
 )
 
 // The engines come from HPR_TEST_ENGINES ("mode=uri ..."), as written by
@@ -87,24 +88,12 @@ func TestIntegrationInfo(t *testing.T) {
 	})
 }
 
-// plan makes the plan hpr would make for testImage, or reports why this
-// process cannot own files on the engine.
-func plan(t *testing.T, e *Engine) (idmap.Plan, bool) {
+// plan makes the plan hpr would make for testImage (runtime.PlanFor), or
+// reports why this process cannot own files on the engine.
+func plan(t *testing.T, e *Engine) (runtime.Planned, bool) {
 	t.Helper()
 	ctx := t.Context()
 	info, err := e.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := e.Image(ctx, testImage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	passwd, err := e.ReadImageFile(ctx, testImage, "/etc/passwd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	group, err := e.ReadImageFile(ctx, testImage, "/etc/group")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,10 +101,12 @@ func plan(t *testing.T, e *Engine) (idmap.Plan, bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := idmap.NewPlan(host, info.Facts, idmap.Image{User: img.User, Passwd: passwd, Group: group}, idmap.OverrideAuto)
+	// Private cache: the test must not see another run's files.
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	p, err := runtime.PlanFor(ctx, e, info, host, testImage, idmap.OverrideAuto)
 	if err != nil {
 		t.Logf("no plan for uid %d: %v", os.Getuid(), err)
-		return idmap.Plan{}, false
+		return runtime.Planned{}, false
 	}
 	return p, true
 }
@@ -177,45 +168,36 @@ func runSteps(t *testing.T, e *Engine, spec runtime.ContainerSpec) (r run) {
 
 func TestIntegrationRun(t *testing.T) {
 	forEach(t, func(t *testing.T, te testEngine, e *Engine) {
-		p, owns := plan(t, e)
+		pl, owns := plan(t, e)
+		if !owns {
+			t.Skipf("uid %d does not own %s: run the test binary as the engine's owner", os.Getuid(), te.uri)
+		}
+		p := pl.Plan
 		dir := projectDir(t)
 		spec := runtime.ContainerSpec{
 			Image: testImage,
 			Cmd: []string{"sh", "-c", `echo out; echo err >&2; echo data > /app/written
-				id -un; id -gn; echo "HOME=$HOME USER=$USER"; touch "$HOME/.probe" && echo home-writable; exit 3`},
-			Mounts: []runtime.Mount{{Source: dir, Target: "/app"}},
-			Labels: map[string]string{runtime.LabelProject: dir},
-			Plan:   p,
+				id -un; echo "HOME=$HOME USER=$USER"; touch "$HOME/.probe" && echo home-writable; exit 3`},
+			Mounts:   []runtime.Mount{{Source: dir, Target: "/app"}},
+			Labels:   map[string]string{runtime.LabelProject: dir},
+			Plan:     p,
+			Identity: pl.Identity,
 		}
-		r := runSteps(t, e, spec)
-		t.Logf("plan %q userns %q: create+identity %v, start %v, wait %v, total %v", p.User, p.Userns, r.create, r.start, r.wait, r.total)
-		if r.code != 3 {
-			t.Errorf("exit code %d, want 3", r.code)
+		var stdout, stderr bytes.Buffer
+		t0 := time.Now()
+		code, err := runtime.Run(t.Context(), e, runtime.RunOptions{Spec: spec, Streams: runtime.Streams{Stdout: &stdout, Stderr: &stderr}})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if diff := cmp.Diff("err\n", r.stderr.String()); diff != "" {
+		t.Logf("plan %q userns %q identity %+v: run took %v", p.User, p.Userns, pl.Identity, time.Since(t0))
+		if code != 3 {
+			t.Errorf("exit code %d, want 3", code)
+		}
+		if diff := cmp.Diff("err\n", stderr.String()); diff != "" {
 			t.Errorf("stderr (-want +got):\n%s", diff)
 		}
-		if !owns {
-			if !strings.HasPrefix(r.stdout.String(), "out\n") {
-				t.Errorf("stdout %q", r.stdout.String())
-			}
-			t.Skipf("uid %d does not own %s: ownership not checked", os.Getuid(), te.uri)
-		}
-		group := p.UserName // the plan names a new group after the user
-		if p.GroupLine != "" {
-			group = strings.SplitN(p.GroupLine, ":", 2)[0]
-		} else {
-			group = "" // the image's; not checked
-		}
-		want := "out\n" + p.UserName + "\n"
-		got := r.stdout.String()
-		if group != "" {
-			want += group + "\n"
-		} else if lines := strings.SplitN(got, "\n", 4); len(lines) == 4 {
-			got = strings.Join([]string{lines[0], lines[1], lines[3]}, "\n")
-		}
-		want += "HOME=" + p.Home + " USER=" + p.UserName + "\nhome-writable\n"
-		if diff := cmp.Diff(want, got); diff != "" {
+		want := "out\n" + p.UserName + "\nHOME=" + p.Home + " USER=" + p.UserName + "\nhome-writable\n"
+		if diff := cmp.Diff(want, stdout.String()); diff != "" {
 			t.Errorf("stdout (-want +got):\n%s", diff)
 		}
 		fi, err := os.Stat(filepath.Join(dir, "written"))
@@ -229,70 +211,50 @@ func TestIntegrationRun(t *testing.T) {
 	})
 }
 
-// TestIntegrationIdentity times the identity step alone, with the image's
-// files cached by planning and without, and checks what the container's
-// user sees: entries, owners and modes.
+// TestIntegrationIdentity checks the identity mounts on Podman: the
+// bind-mounted passwd and group win over keep-id's own entry, and the tmpfs
+// HOME is the user's, mode 0755; and it times create with and without them.
 func TestIntegrationIdentity(t *testing.T) {
 	forEach(t, func(t *testing.T, te testEngine, e *Engine) {
-		ctx := t.Context()
-		p, _ := plan(t, e) // warms the cache, as planning does
-		if p.PasswdLine == "" || !p.CreateHome {
-			// A user the image lacks, as hpr plans one for a host user
-			// the image has no entry for. Under keep-id the service
-			// owner's uid is the one mapped in.
-			uid := 4242
-			if te.mode == idmap.PodmanRootless {
-				fi, err := os.Stat(strings.TrimPrefix(te.uri, "unix://"))
-				if err != nil {
-					t.Fatal(err)
+		pl, owns := plan(t, e)
+		if !owns {
+			t.Skipf("uid %d does not own %s", os.Getuid(), te.uri)
+		}
+		p := pl.Plan
+		if pl.Identity.PasswdFile == "" || pl.Identity.Home == "" {
+			t.Skipf("the plan for uid %d adds no identity to %s: %+v", os.Getuid(), testImage, pl.Identity)
+		}
+		group := strings.SplitN(p.GroupLine+":", ":", 2)[0]
+		if group == "" {
+			group = p.UserName
+		}
+		// The passwd file is the host user's, read-only.
+		cmd := []string{"sh", "-c", `id; stat -c '%n %a' /etc/passwd; test -w /etc/passwd || echo read-only; stat -c '%n %u:%g %a' "$HOME"; grep -c ":$(id -u):" /etc/passwd; mount | grep -c " $HOME "`}
+		want := fmt.Sprintf("uid=%d(%s) gid=%d(%s) groups=%d(%s)\n/etc/passwd 644\nread-only\n%s %d:%d 755\n1\n1\n",
+			p.UID, p.UserName, p.GID, group, p.GID, group, p.Home, p.UID, p.GID)
+		var with, without []time.Duration
+		for range 3 {
+			for _, ident := range []bool{true, false} {
+				s := runtime.ContainerSpec{Image: testImage, Plan: p, Cmd: cmd}
+				if ident {
+					s.Mounts = []runtime.Mount{{Source: pl.Identity.PasswdFile, Target: "/etc/passwd", ReadOnly: true}}
+					if pl.Identity.GroupFile != "" {
+						s.Mounts = append(s.Mounts, runtime.Mount{Source: pl.Identity.GroupFile, Target: "/etc/group", ReadOnly: true})
+					}
+					s.Tmpfs = []runtime.Tmpfs{{Target: pl.Identity.Home, UID: p.UID, GID: p.GID, Mode: 0o755}}
 				}
-				uid = int(fi.Sys().(*syscall.Stat_t).Uid)
-				p.Userns = "keep-id"
+				r := runSteps(t, e, s)
+				if ident {
+					with = append(with, r.create)
+					if diff := cmp.Diff(want, r.stdout.String()); diff != "" || r.code != 0 {
+						t.Errorf("exit %d, stderr %q; inside (-want +got):\n%s", r.code, r.stderr.String(), diff)
+					}
+				} else {
+					without = append(without, r.create)
+				}
 			}
-			p.User, p.UID, p.GID = fmt.Sprintf("%d:%d", uid, uid), uid, uid
-			p.UserName, p.Home, p.CreateHome = "hprt", "/home/hprt", true
-			p.PasswdLine = fmt.Sprintf("hprt:x:%d:%d:hpr:/home/hprt:/bin/sh", uid, uid)
-			p.GroupLine = fmt.Sprintf("hprt:x:%d:", uid)
-			p.Env = []string{"HOME=/home/hprt", "USER=hprt"}
 		}
-		bare := runtime.ContainerSpec{Image: testImage, Plan: p, Cmd: []string{"sh", "-c",
-			`id; stat -c '%n %u:%g %a' /etc/passwd /etc/group "$HOME"; grep -c "^$(id -un):" /etc/passwd`}}
-		bare.Plan.PasswdLine, bare.Plan.GroupLine, bare.Plan.CreateHome = "", "", false
-		want := fmt.Sprintf("uid=%d(%s) gid=%d(%s) groups=%d(%s)\n/etc/passwd 0:0 644\n/etc/group 0:0 644\n%s %d:%d 755\n1\n",
-			p.UID, p.UserName, p.GID, strings.Split(p.GroupLine+":", ":")[0], p.GID, strings.Split(p.GroupLine+":", ":")[0], p.Home, p.UID, p.GID)
-		for _, cached := range []bool{true, true, true, false, false, false} {
-			if !cached {
-				e.etc = etcCache{}
-			}
-			id, err := e.Create(ctx, bare)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t0 := time.Now()
-			if err := e.applyIdentity(ctx, id, p); err != nil {
-				t.Fatal(err)
-			}
-			took := time.Since(t0)
-			var out, errOut bytes.Buffer
-			done, err := e.Attach(ctx, id, runtime.Streams{Stdout: &out, Stderr: &errOut})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := e.Start(ctx, id); err != nil {
-				t.Fatal(err)
-			}
-			if code, err := e.Wait(ctx, id); err != nil || code != 0 {
-				t.Errorf("Wait = %d, %v; stderr %s", code, err, errOut.String())
-			}
-			<-done
-			if err := e.Remove(ctx, id); err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(want, out.String()); diff != "" {
-				t.Errorf("inside (-want +got):\n%s", diff)
-			}
-			t.Logf("identity step (cached %v): %v", cached, took)
-		}
+		t.Logf("create with identity mounts %v, without %v", with, without)
 	})
 }
 
@@ -300,11 +262,13 @@ func TestIntegrationIdentity(t *testing.T) {
 // hpr run does it, and Wait's latency after a container exits.
 func TestIntegrationNoOp(t *testing.T) {
 	forEach(t, func(t *testing.T, te testEngine, e *Engine) {
-		p, _ := plan(t, e)
-		spec := runtime.ContainerSpec{Image: testImage, Cmd: []string{"true"}, Plan: p}
+		pl, _ := plan(t, e)
+		spec := runtime.ContainerSpec{Image: testImage, Cmd: []string{"true"}, Plan: pl.Plan, Identity: pl.Identity}
 		var totals, waits []time.Duration
+		bare := spec
+		bare.Identity = runtime.Identity{}
 		for range 5 {
-			r := runSteps(t, e, spec)
+			r := runSteps(t, e, bare)
 			if r.code != 0 {
 				t.Fatalf("exit %d", r.code)
 			}
@@ -319,7 +283,7 @@ func TestIntegrationNoOp(t *testing.T) {
 			}
 			runs = append(runs, time.Since(t0))
 		}
-		t.Logf("no-op steps total %v; start→wait returned %v; runtime.Run %v", totals, waits, runs)
+		t.Logf("no-op steps total %v; start→wait returned %v; runtime.Run with identity %v", totals, waits, runs)
 	})
 }
 
@@ -337,7 +301,16 @@ func TestIntegrationStartErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Attach first, as Run does: on Podman that is where the OCI
+			// runtime first meets the command.
+			done, err := e.Attach(t.Context(), id, runtime.Streams{Stdout: io.Discard, Stderr: io.Discard})
+			if err != nil {
+				t.Errorf("Attach(%q) = %v, want the failure left to Start", tc.cmd, err)
+			}
 			err = e.Start(t.Context(), id)
+			if done != nil {
+				<-done
+			}
 			if !errors.Is(err, tc.want) {
 				t.Errorf("Start(%q) = %v, want %v", tc.cmd, err, tc.want)
 			}
@@ -368,6 +341,7 @@ func TestIntegrationNotFound(t *testing.T) {
 		_, err = e.Wait(ctx, "hpr-no-such-container")
 		check("Wait", err)
 		check("Remove", e.Remove(ctx, "hpr-no-such-container"))
+		check("RemoveVolume", e.RemoveVolume(ctx, "hpr-no-such-volume"))
 		_, err = e.Create(ctx, runtime.ContainerSpec{Image: "hpr-no-such-image:1", Cmd: []string{"true"}})
 		check("Create", err)
 	})
@@ -376,7 +350,8 @@ func TestIntegrationNotFound(t *testing.T) {
 func TestIntegrationExecSignalList(t *testing.T) {
 	forEach(t, func(t *testing.T, te testEngine, e *Engine) {
 		ctx := t.Context()
-		p, _ := plan(t, e)
+		pl, _ := plan(t, e)
+		p := pl.Plan
 		label := map[string]string{runtime.LabelProject: t.Name()}
 		id, err := e.Create(ctx, runtime.ContainerSpec{Image: testImage, Cmd: []string{"sleep", "60"}, Labels: label, Plan: p})
 		if err != nil {
@@ -430,7 +405,7 @@ func TestIntegrationTTYAndStdin(t *testing.T) {
 	forEach(t, func(t *testing.T, te testEngine, e *Engine) {
 		ctx := t.Context()
 		id, err := e.Create(ctx, runtime.ContainerSpec{Image: testImage, TTY: true, OpenStdin: true,
-			Cmd: []string{"sh", "-c", "read x; echo got $x; stty size"}})
+			Cmd: []string{"sh", "-c", "read x; echo got $x; read y; stty size"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -444,10 +419,19 @@ func TestIntegrationTTYAndStdin(t *testing.T) {
 		if err := e.Start(ctx, id); err != nil {
 			t.Fatal(err)
 		}
+		// conmon 2.1 drops a resize that comes before it has the
+		// terminal, which can be just after Start: resize once the
+		// container has written.
+		pw.Write([]byte("hello\n"))
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), "got hello"); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no echo: %q", out.String())
+			}
+		}
 		if err := e.Resize(ctx, id, 33, 111); err != nil {
 			t.Error(err)
 		}
-		pw.Write([]byte("hello\n"))
+		pw.Write([]byte("\n"))
 		code, err := e.Wait(ctx, id)
 		if err != nil || code != 0 {
 			t.Fatalf("Wait = %d, %v", code, err)
@@ -479,6 +463,11 @@ func TestIntegrationImportBuild(t *testing.T) {
 			Changes: []string{"ENV PATH=/usr/bin:/bin", `CMD ["/bin/true"]`, "USER 1000"}}); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() {
+			if err := e.RemoveImage(context.Background(), ref); err != nil {
+				t.Error(err)
+			}
+		})
 		img, err := e.Image(ctx, ref)
 		if err != nil {
 			t.Fatal(err)
@@ -526,10 +515,8 @@ func TestIntegrationImportBuild(t *testing.T) {
 		if img, err := e.Image(ctx, tag); err != nil || img.Labels["io.hpr.test"] != "1" || img.Labels["a"] != "b" {
 			t.Errorf("built image labels %v, %v", img.Labels, err)
 		}
-		for _, r := range []string{tag, ref} {
-			if err := e.RemoveImage(ctx, r); err != nil {
-				t.Error(err)
-			}
+		if err := e.RemoveImage(ctx, tag); err != nil {
+			t.Error(err)
 		}
 	})
 }
@@ -537,20 +524,60 @@ func TestIntegrationImportBuild(t *testing.T) {
 func TestIntegrationVolume(t *testing.T) {
 	forEach(t, func(t *testing.T, te testEngine, e *Engine) {
 		ctx := t.Context()
-		name := "hpr-test-vol"
-		for range 2 {
-			if err := e.EnsureVolume(ctx, runtime.VolumeSpec{Name: name, Labels: map[string]string{runtime.LabelProject: "x"}}); err != nil {
-				t.Fatal(err)
+		pl, owns := plan(t, e)
+		if !owns {
+			t.Skipf("uid %d does not own %s", os.Getuid(), te.uri)
+		}
+		// /usr/local is root's in the image: the copy-up case.
+		for _, target := range []string{"/usr/local", "/data"} {
+			name := fmt.Sprintf("hpr-test-vol-%d", time.Now().UnixNano())
+			var created []bool
+			for range 2 {
+				c, err := e.EnsureVolume(ctx, runtime.VolumeSpec{Name: name, Labels: map[string]string{runtime.LabelProject: "x"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				created = append(created, c)
+			}
+			if !cmp.Equal(created, []bool{true, false}) {
+				t.Errorf("EnsureVolume twice reported created %v, want [true false]", created)
+			}
+			for _, init := range []bool{true, false} {
+				r := runSteps(t, e, runtime.ContainerSpec{Image: testImage, Plan: pl.Plan,
+					Volumes: []runtime.VolumeMount{{Name: name, Target: target, Init: init}},
+					Cmd:     []string{"sh", "-c", "touch " + target + "/x-$$ && ls " + target}})
+				if r.code != 0 || !strings.Contains(r.stdout.String(), "x-") {
+					t.Errorf("writing the volume at %s as %q (init %v): exit %d, %q %q", target, pl.Plan.User, init, r.code, r.stdout.String(), r.stderr.String())
+				}
+				if target == "/usr/local" && !strings.Contains(r.stdout.String(), "bin\n") {
+					t.Errorf("no copy-up at %s: %q", target, r.stdout.String())
+				}
+			}
+			if err := e.RemoveVolume(ctx, name); err != nil {
+				t.Error(err)
 			}
 		}
-		p, _ := plan(t, e)
-		r := runSteps(t, e, runtime.ContainerSpec{Image: testImage, Plan: p,
-			Volumes: []runtime.VolumeMount{{Name: name, Target: "/data"}},
-			Cmd:     []string{"sh", "-c", "touch /data/x && echo ok"}})
-		if r.code != 0 || r.stdout.String() != "ok\n" {
-			t.Errorf("writing the volume as %q: exit %d, %q %q", p.User, r.code, r.stdout.String(), r.stderr.String())
-		}
 	})
+}
+
+// TestIntegrationContract holds the backend to the shared contract.
+func TestIntegrationContract(t *testing.T) {
+	for _, te := range podmanEngines(t) {
+		t.Run(string(te.mode), func(t *testing.T) {
+			if _, owns := func() (runtime.Planned, bool) {
+				e, err := New(t.Context(), te.uri)
+				if err != nil {
+					t.Skipf("cannot use %s as uid %d: %v", te.uri, os.Getuid(), err)
+				}
+				defer e.Close()
+				return plan(t, e)
+			}(); !owns {
+				t.Skipf("uid %d cannot plan for %s: run the test binary as the engine's owner", os.Getuid(), te.uri)
+			}
+			enginetest.Run(t, enginetest.Env{Mode: te.mode, Endpoint: te.uri,
+				Open: func(ctx context.Context, endpoint string) (runtime.Engine, error) { return New(ctx, endpoint) }})
+		})
+	}
 }
 
 type syncBuffer struct {

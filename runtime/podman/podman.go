@@ -7,9 +7,11 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -56,19 +58,31 @@ func New(ctx context.Context, endpoint string) (*Engine, error) {
 		return nil, fmt.Errorf("parsing podman endpoint %q: %w", endpoint, err)
 	}
 	e := &Engine{endpoint: endpoint}
+	network, addr := u.Scheme, u.Host
 	switch u.Scheme {
 	case "unix":
-		e.socket = u.Path
+		addr = u.Path
 		if u.Host != "" { // unix://run/podman/podman.sock
-			e.socket = "/" + u.Host + u.Path
+			addr = "/" + u.Host + u.Path
 		}
+		e.socket = addr
 	case "tcp":
 	default:
 		return nil, fmt.Errorf("connecting to %s: scheme %q: %w (use unix:// or tcp://)", endpoint, u.Scheme, runtime.ErrUnsupported)
 	}
 
+	// The bindings' own ping retries a failed dial three times, sleeping
+	// 0.6 s in all, and has no timeout: ping first with a bounded one.
+	if err := ping(ctx, network, addr); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("connecting to %s: %w", endpoint, context.Cause(ctx))
+		}
+		return nil, fmt.Errorf("connecting: %w", e.translate(ctx, err))
+	}
+
 	// The connection context outlives New, so it cannot be ctx. It is
-	// cancelled if the ping outlasts DialTimeout or ctx, and by Close.
+	// cancelled if the bindings' ping outlasts DialTimeout or ctx, and by
+	// Close.
 	base, cancel := context.WithCancelCause(context.Background())
 	timer := time.AfterFunc(runtime.DialTimeout, func() {
 		cancel(fmt.Errorf("no answer within %v", runtime.DialTimeout))
@@ -95,6 +109,32 @@ func New(ctx context.Context, endpoint string) (*Engine, error) {
 	return e, nil
 }
 
+// ping asks the service at addr for /_ping within runtime.DialTimeout.
+func ping(ctx context.Context, network, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, runtime.DialTimeout)
+	defer cancel()
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://d/_ping", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("ping answered %s", resp.Status)
+	}
+	if resp.Header.Get("Libpod-API-Version") == "" {
+		return fmt.Errorf("%s answers, but not as Podman (no Libpod-API-Version header; a Docker socket?): %w", addr, runtime.ErrUnsupported)
+	}
+	return nil
+}
+
 // call returns the context for one bindings call: it carries the
 // connection and ends when ctx ends. The caller must call the CancelFunc.
 func (e *Engine) call(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -103,6 +143,21 @@ func (e *Engine) call(ctx context.Context) (context.Context, context.CancelFunc)
 	return c, func() {
 		stop()
 		cancel(context.Canceled)
+	}
+}
+
+// untilDone runs f, a bindings call made with a context from call, and
+// returns when f does or as soon as ctx ends, with ctx's error: a request
+// whose context ends fails at once, but the bindings then sleep 0.6 s
+// retrying it. For calls that block for long (Wait, Exec, Build).
+func untilDone(ctx context.Context, f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -232,7 +287,7 @@ func (e *Engine) classify(err error) error {
 		return runtime.ErrUnreachable
 	}
 	switch {
-	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT),
+	case errors.Is(err, syscall.ECONNREFUSED),
 		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
@@ -264,9 +319,17 @@ func (e *Engine) permissionHint(err error) string {
 	if e.socket == "" {
 		return msg
 	}
+	if rest, ok := strings.CutPrefix(e.socket, "/run/user/"); ok {
+		if uid, _, _ := strings.Cut(rest, "/"); uid != strconv.Itoa(os.Getuid()) {
+			return fmt.Sprintf("%s; that is the rootless service of uid %s: use your own, unix:///run/user/%d/podman/podman.sock (systemctl --user start podman.socket)", msg, uid, os.Getuid())
+		}
+	}
+	// The socket, or the directory that keeps it from us.
 	fi, serr := os.Stat(e.socket)
 	if serr != nil {
-		return msg
+		if fi, serr = os.Stat(filepath.Dir(e.socket)); serr != nil {
+			return msg
+		}
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
@@ -276,8 +339,8 @@ func (e *Engine) permissionHint(err error) string {
 	if g, gerr := user.LookupGroupId(group); gerr == nil {
 		group = g.Name
 	}
-	if st.Gid == 0 || fi.Mode().Perm()&0o020 == 0 {
-		return fmt.Sprintf("%s; the socket %s (group %s, mode %v) is not writable by its group: use your own rootless service (systemctl --user start podman.socket) or ask an administrator", msg, e.socket, group, fi.Mode().Perm())
+	if st.Gid == 0 {
+		return fmt.Sprintf("%s; %s belongs to group root: use your own rootless service (systemctl --user start podman.socket) or ask an administrator for a group to join", msg, fi.Name())
 	}
 	return fmt.Sprintf("%s; join the socket's group %q (sudo usermod -aG %s $USER) and log in again", msg, group, group)
 }
