@@ -128,7 +128,9 @@ func Run(ctx context.Context, e Engine, opts RunOptions) (code int, err error) {
 				continue
 			}
 			forwarded = s
-			if serr := e.Signal(ctx, id, int(s)); serr != nil && !errors.Is(serr, ErrNotFound) {
+			// A container that has just exited answers "not found" or
+			// "conflict" (Podman's 409): the wait above reports its end.
+			if serr := e.Signal(ctx, id, int(s)); serr != nil && !errors.Is(serr, ErrNotFound) && !errors.Is(serr, ErrConflict) {
 				return 0, fmt.Errorf("forwarding %v to container: %w", s, serr)
 			}
 			killTimer = time.After(grace)

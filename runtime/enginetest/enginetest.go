@@ -95,6 +95,15 @@ type result struct {
 
 func (f *fixture) run(t *testing.T, opts runtime.RunOptions) result {
 	t.Helper()
+	res, err := f.tryRun(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// tryRun is run for goroutines, which must not call t.Fatal.
+func (f *fixture) tryRun(opts runtime.RunOptions) (result, error) {
 	var out, errb bytes.Buffer
 	if opts.Streams.Stdout == nil {
 		opts.Streams.Stdout = &out
@@ -106,9 +115,24 @@ func (f *fixture) run(t *testing.T, opts runtime.RunOptions) result {
 	defer cancel()
 	code, err := runtime.Run(ctx, f.e, opts)
 	if err != nil {
-		t.Fatalf("Run: %v (stderr %q)", err, errb.String())
+		return result{}, fmt.Errorf("Run: %v (stderr %q)", err, errb.String())
 	}
-	return result{code, out.String(), errb.String()}
+	return result{code, out.String(), errb.String()}, nil
+}
+
+// runAsync starts a run in a goroutine; the result arrives on the channel.
+func (f *fixture) runAsync(opts runtime.RunOptions) <-chan asyncResult {
+	ch := make(chan asyncResult, 1)
+	go func() {
+		r, err := f.tryRun(opts)
+		ch <- asyncResult{r, err}
+	}()
+	return ch
+}
+
+type asyncResult struct {
+	result
+	err error
 }
 
 // noneLeft asserts no container carrying this test's label exists.
@@ -206,11 +230,13 @@ func Run(t *testing.T, env Env) {
 		s := f.spec(t, "perl", "-e", serveScript)
 		s.Ports = []runtime.Port{{HostIP: "127.0.0.1", HostPort: port, ContainerPort: 8080}}
 		sig := make(chan os.Signal, 1)
-		done := make(chan result, 1)
-		go func() { done <- f.run(t, runtime.RunOptions{Spec: s, Signals: sig, StopGrace: 2 * time.Second}) }()
+		done := f.runAsync(runtime.RunOptions{Spec: s, Signals: sig, StopGrace: 2 * time.Second})
 		body, err := getWithin(fmt.Sprintf("http://127.0.0.1:%d/", port), 30*time.Second)
 		sig <- syscall.SIGTERM
 		res := <-done
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
 		if err != nil {
 			t.Fatalf("GET on published port %d: %v (container stderr %q)", port, err, res.stderr)
 		}
@@ -223,13 +249,16 @@ func Run(t *testing.T, env Env) {
 	t.Run("SIGTERMReachesContainer", func(t *testing.T) {
 		s := f.spec(t, "sh", "-c", `trap 'echo got-term > term-seen; exit 143' TERM; echo ready > ready; while :; do sleep 0.1; done`)
 		sig := make(chan os.Signal, 1)
-		done := make(chan result, 1)
-		go func() { done <- f.run(t, runtime.RunOptions{Spec: s, Signals: sig, StopGrace: 20 * time.Second}) }()
+		done := f.runAsync(runtime.RunOptions{Spec: s, Signals: sig, StopGrace: 20 * time.Second})
 		if err := waitFile(filepath.Join(f.dir, "ready"), 30*time.Second); err != nil {
+			sig <- syscall.SIGKILL
 			t.Fatal(err)
 		}
 		sig <- syscall.SIGTERM
 		res := <-done
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
 		if res.code != 143 {
 			t.Errorf("exit %d after SIGTERM, want 143", res.code)
 		}
