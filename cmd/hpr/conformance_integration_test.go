@@ -3,11 +3,9 @@
 package main_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,26 +15,6 @@ import (
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/internal/testenv"
 )
-
-// hprIn runs the binary under test in dir with TMPDIR set to tmp (where
-// hpr conformance makes its test directories) and returns its exit code and
-// output.
-func hprIn(t *testing.T, dir, tmp string, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	cmd := exec.Command(testenv.Bin(t), args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), out.String(), errb.String()
-	}
-	if err != nil {
-		t.Fatalf("running hpr %q: %v", args, err)
-	}
-	return 0, out.String(), errb.String()
-}
 
 func decodeReport(t *testing.T, out string) conformance.Report {
 	t.Helper()
@@ -76,7 +54,7 @@ func TestConformanceEveryEngine(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	start := time.Now()
-	code, out, errOut := hprIn(t, t.TempDir(), tmp, args...)
+	code, out, errOut := hprEnv(t, t.TempDir(), []string{"TMPDIR=" + tmp}, nil, args...)
 	wall := time.Since(start)
 	rep := decodeReport(t, out)
 	for _, e := range rep.Engines {
@@ -166,7 +144,7 @@ func TestConformanceProjectRunAsRoot(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	// From a subdirectory: the project is found walking up.
-	code, out, errOut := hprIn(t, filepath.Join(dir, "sub"), tmp, "conformance", "--json", "--engine", endpoint)
+	code, out, errOut := hprEnv(t, filepath.Join(dir, "sub"), []string{"TMPDIR=" + tmp}, nil, "conformance", "--json", "--engine", endpoint)
 	if code != 1 {
 		t.Errorf("exit %d, want 1 (stderr %q)\n%s", code, errOut, out)
 	}
@@ -195,7 +173,7 @@ func TestConformanceProjectRunAsRoot(t *testing.T) {
 	assertEmpty(t, tmp)
 
 	// The table says the same, for a person.
-	code, out, _ = hprIn(t, dir, t.TempDir(), "conformance", "--engine", endpoint)
+	code, out, _ = hprEnv(t, dir, []string{"TMPDIR=" + t.TempDir()}, nil, "conformance", "--engine", endpoint)
 	if code != 1 || !strings.Contains(out, "FAIL") || !strings.Contains(out, `[run] user = "root"`) {
 		t.Errorf("table: exit %d\n%s", code, out)
 	}
@@ -210,7 +188,7 @@ func TestConformanceImage(t *testing.T) {
 		args = append(args, "--engine", e.Endpoint)
 	}
 	tmp := t.TempDir()
-	code, out, errOut := hprIn(t, t.TempDir(), tmp, args...)
+	code, out, errOut := hprEnv(t, t.TempDir(), []string{"TMPDIR=" + tmp}, nil, args...)
 	rep := decodeReport(t, out)
 	for _, e := range rep.Engines {
 		if e.Image != "debian:bookworm-slim" {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -24,23 +23,6 @@ import (
 // doctorImage is the image the tests' own containers (the ones that leave
 // files behind) run.
 const doctorImage = "debian:bookworm-slim"
-
-// doctorHpr runs the binary under test in dir.
-func doctorHpr(t *testing.T, dir string, args ...string) (int, string, string) {
-	t.Helper()
-	cmd := exec.Command(testenv.Bin(t), args...)
-	cmd.Dir = dir
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), out.String(), errb.String()
-	}
-	if err != nil {
-		t.Fatalf("running hpr %q: %v", args, err)
-	}
-	return 0, out.String(), errb.String()
-}
 
 // doctorEngine opens the harness engine of mode, or skips (fails under
 // HPR_REQUIRE_ENGINES=1) when there is none.
@@ -231,7 +213,7 @@ func TestDoctorFixesRootAndSubuidFiles(t *testing.T) {
 		t.Fatalf("sub/out/f owned by %d, want %d", uid, subUID)
 	}
 
-	code, out, errOut := doctorHpr(t, filepath.Join(dir, "src"), "doctor")
+	code, out, errOut := hpr(t, filepath.Join(dir, "src"), nil, "doctor")
 	if code != 1 {
 		t.Fatalf("hpr doctor = %d, want 1; stdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
@@ -248,7 +230,7 @@ func TestDoctorFixesRootAndSubuidFiles(t *testing.T) {
 	}
 	t.Logf("hpr doctor:\n%s", out)
 
-	code, out, errOut = doctorHpr(t, dir, "doctor", "--fix")
+	code, out, errOut = hpr(t, dir, nil, "doctor", "--fix")
 	if code != 0 {
 		t.Fatalf("hpr doctor --fix = %d, want 0; stdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
@@ -265,7 +247,7 @@ func TestDoctorFixesRootAndSubuidFiles(t *testing.T) {
 	if uid, _ := ownerOfDoctor(t, "/etc/shadow"); uid != 0 {
 		t.Errorf("/etc/shadow owned by %d: the symlink _site/link was followed", uid)
 	}
-	if code, out, _ := doctorHpr(t, dir, "doctor"); code != 0 || !strings.Contains(out, "owned by you") {
+	if code, out, _ := hpr(t, dir, nil, "doctor"); code != 0 || !strings.Contains(out, "owned by you") {
 		t.Errorf("hpr doctor after --fix = %d:\n%s", code, out)
 	}
 	doctorNoContainers(t, rootful, dir)
@@ -279,7 +261,7 @@ func TestDoctorRootlessOnly(t *testing.T) {
 	rootless := doctorEngine(t, idmap.DockerRootless)
 	dir, _ := doctorTree(t, rootful, rootless)
 
-	code, out, errOut := doctorHpr(t, dir, "doctor", "--fix", "--engine", rootless.About.Endpoint)
+	code, out, errOut := hpr(t, dir, nil, "doctor", "--fix", "--engine", rootless.About.Endpoint)
 	if code != 1 {
 		t.Fatalf("hpr doctor --fix on rootless Docker = %d, want 1; stdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}

@@ -28,9 +28,18 @@ import (
 // hpr runs the binary under test in dir and returns its exit code and output.
 func hpr(t *testing.T, dir string, stdin io.Reader, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return hprEnv(t, dir, nil, stdin, args...)
+}
+
+// hprEnv is hpr with extra environment variables.
+func hprEnv(t *testing.T, dir string, env []string, stdin io.Reader, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	cmd := exec.Command(testenv.Bin(t), args...)
 	cmd.Dir = dir
 	cmd.Stdin = stdin
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
