@@ -23,7 +23,7 @@ const ProbePath = "/.hpr/hpr"
 
 // buildTags are the tags a static hpr needs (the Podman bindings build
 // statically only with them).
-const buildTags = "remote containers_image_openpgp exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper"
+const buildTags = "remote containers_image_openpgp exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper exclude_graphdriver_overlay exclude_graphdriver_zfs containers_image_docker_daemon_stub"
 
 // StaticBuildHint is how to build an hpr that can run inside a container.
 const StaticBuildHint = "make build, or CGO_ENABLED=0 go build -trimpath -tags '" + buildTags + "' -o bin/hpr ./cmd/hpr"

@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-TAGS=${TAGS:-remote containers_image_openpgp exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper}
+TAGS=${TAGS:-remote containers_image_openpgp exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper exclude_graphdriver_overlay exclude_graphdriver_zfs containers_image_docker_daemon_stub}
 export CGO_ENABLED=0
 what=${1:-all}
 LOG=$(mktemp -d /tmp/hpr-test.XXXXXX)
