@@ -33,6 +33,7 @@ func PlanFor(ctx context.Context, e Engine, info Info, h idmap.Host, ref string,
 	if err != nil {
 		return Planned{}, fmt.Errorf("inspecting image %s: %w", ref, err)
 	}
+	Trace("inspect image")
 	passwd, group, err := imageIdentity(ctx, e, img)
 	if err != nil {
 		return Planned{}, err
@@ -45,6 +46,7 @@ func PlanFor(ctx context.Context, e Engine, info Info, h idmap.Host, ref string,
 	if err != nil {
 		return Planned{}, err
 	}
+	Trace("plan")
 	return Planned{Image: img, Plan: plan, Identity: id}, nil
 }
 

@@ -51,6 +51,7 @@ func Run(ctx context.Context, e Engine, opts RunOptions) (code int, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("creating container: %w", err)
 	}
+	Trace("create")
 	defer func() {
 		// Clean up with a context of our own: the caller's may be what ended.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RemoveTimeout)
@@ -58,6 +59,7 @@ func Run(ctx context.Context, e Engine, opts RunOptions) (code int, err error) {
 		if rerr := e.Remove(rctx, id); rerr != nil && !errors.Is(rerr, ErrNotFound) && err == nil {
 			err = fmt.Errorf("removing container %s: %w", shortID(id), rerr)
 		}
+		Trace("remove")
 	}()
 
 	streams := opts.Streams
@@ -66,6 +68,7 @@ func Run(ctx context.Context, e Engine, opts RunOptions) (code int, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("attaching to container: %w", err)
 	}
+	Trace("attach")
 	if err := e.Start(ctx, id); err != nil {
 		switch {
 		case errors.Is(err, ErrCommandNotFound):
@@ -77,6 +80,7 @@ func Run(ctx context.Context, e Engine, opts RunOptions) (code int, err error) {
 		}
 		return 0, fmt.Errorf("starting container: %w", err)
 	}
+	Trace("start")
 	if opts.Started != nil {
 		opts.Started(id)
 	}
@@ -106,6 +110,7 @@ func Run(ctx context.Context, e Engine, opts RunOptions) (code int, err error) {
 			if r.err != nil {
 				return 0, fmt.Errorf("waiting for container: %w", r.err)
 			}
+			Trace("wait")
 			// Let the output drain before returning: it may lag the exit.
 			select {
 			case <-outputDone:

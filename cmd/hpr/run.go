@@ -83,6 +83,7 @@ func runRun(ctx context.Context, s *streams, o runOptions, args []string) error 
 	if _, err := removeStale(ctx, sess.engine, map[string]string{runtime.LabelProject: sess.proj.RealRoot}); err != nil {
 		fmt.Fprintf(s.err, "hpr: warning: cleaning up earlier runs: %v\n", err)
 	}
+	runtime.Trace("remove stale containers")
 	spec, err := sess.containerSpec(ctx, s, buildPolicy(o.build, o.noBuild), o.env, o.publish)
 	if err != nil {
 		return err
@@ -146,6 +147,7 @@ func (sess *session) containerSpec(ctx context.Context, s *streams, policy proje
 	if err != nil {
 		return runtime.ContainerSpec{}, withCode(exitFailure, err)
 	}
+	runtime.Trace("image")
 	planned, err := runtime.PlanFor(ctx, e, e.About, sess.host, ref, p.Run.User)
 	if err != nil {
 		return runtime.ContainerSpec{}, withCode(exitFailure, err)

@@ -78,9 +78,11 @@ func openSession(ctx context.Context, o sessionOptions) (*session, error) {
 	if !s.proj.Image.Building() && s.proj.Image.Ref == "" {
 		return nil, withCode(exitFailure, fmt.Errorf("%s: [image] has neither ref nor build: set one, or pass --image IMG", s.proj.Path))
 	}
+	runtime.Trace("project")
 	if s.host, err = idmap.CurrentHost(); err != nil {
 		return nil, withCode(exitFailure, fmt.Errorf("reading who you are: %w", err))
 	}
+	runtime.Trace("host identity")
 	s.engine, err = detect.Pick(ctx, detect.Options{
 		Engine:   o.engine,
 		Prefer:   string(s.proj.Engine.Prefer),
@@ -89,6 +91,7 @@ func openSession(ctx context.Context, o sessionOptions) (*session, error) {
 	if err != nil {
 		return nil, withCode(exitFailure, err)
 	}
+	runtime.Trace("detect engine + info")
 	if !s.engine.About.Local {
 		s.engine.Close()
 		return nil, withCode(exitFailure, fmt.Errorf("%s is not a local engine: hpr bind-mounts the project directory, which a remote engine cannot see", s.engine.About.Endpoint))

@@ -190,6 +190,10 @@ func Open(ctx context.Context, uri string, kind idmap.Kind) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	who := listener(uri)
+	if info, ok := loadInfo(uri, who); ok {
+		return &Engine{Engine: e, About: info}, nil
+	}
 	// An endpoint that accepts but never answers must not hang hpr.
 	ictx, cancel := context.WithTimeout(ctx, InfoTimeout)
 	defer cancel()
@@ -201,6 +205,7 @@ func Open(ctx context.Context, uri string, kind idmap.Kind) (*Engine, error) {
 		}
 		return nil, err
 	}
+	storeInfo(uri, who, info)
 	return &Engine{Engine: e, About: info}, nil
 }
 
