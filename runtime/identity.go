@@ -129,8 +129,9 @@ func AppendEntry(file []byte, line string, fields int) ([]byte, bool, error) {
 	return out, true, nil
 }
 
-// withIdentity returns spec with the identity mounts added.
-func withIdentity(spec ContainerSpec, id Identity) (ContainerSpec, error) {
+// withIdentity returns spec with its Identity turned into mounts.
+func withIdentity(spec ContainerSpec) (ContainerSpec, error) {
+	id := spec.Identity
 	if id == (Identity{}) {
 		return spec, nil
 	}

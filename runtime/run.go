@@ -43,7 +43,7 @@ const RemoveTimeout = 15 * time.Second
 // be found or run, 128+n when it was ended by signal n after hpr passed one on.
 // An error means hpr or the engine failed (exit 125).
 func Run(ctx context.Context, e Engine, opts RunOptions) (code int, err error) {
-	spec, err := withIdentity(opts.Spec, opts.Spec.Identity)
+	spec, err := withIdentity(opts.Spec)
 	if err != nil {
 		return 0, fmt.Errorf("creating container: %w", err)
 	}
