@@ -1,0 +1,7 @@
+// Command podman links only hpr's Podman backend: scripts/bench.sh builds it
+// to show how much of hpr's binary size that backend brings.
+package main
+
+import _ "github.com/hostpersist/hpr/runtime/podman"
+
+func main() {}
