@@ -59,7 +59,14 @@ as_user() {
     "$@"
 }
 
-alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+# alive PID: the process exists and is not a zombie (a killed daemon whose
+# parent has not reaped it yet still answers kill -0).
+alive() {
+  [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] || return 1
+  local state
+  state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
 pidof_file() { [ -f "$1" ] && cat "$1" 2>/dev/null || true; }
 
 # answers SOCKET: the engine behind SOCKET replies to /_ping.
@@ -179,7 +186,11 @@ up_docker_rootful() {
   local sock=/var/run/docker.sock
   if answers "$sock"; then log "docker-rootful: already up"; return; fi
   local old; old=$(pidof_file /var/run/docker.pid)
-  if alive "$old"; then die "a dockerd (pid $old) runs but does not answer on $sock"; fi
+  if alive "$old"; then
+    # Perhaps still starting: give it the time a start takes.
+    wait_for "$sock" "the running dockerd (pid $old)" "$LOGS/docker-rootful.log" && return
+    die "a dockerd (pid $old) runs but does not answer on $sock: stop it or fix it, then run up again"
+  fi
   rm -f /var/run/docker.pid "$sock"
   start docker-rootful "$sock" "$LOGS/docker-rootful.log" \
     dockerd --host "unix://$sock" --group docker --pidfile /var/run/docker.pid
