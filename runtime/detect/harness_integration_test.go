@@ -7,6 +7,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -66,4 +67,54 @@ func TestHarness(t *testing.T) {
 			t.Errorf("file written on %s owned by %d:%d, want the test user %d:%d", te.Mode, st.Uid, st.Gid, os.Getuid(), os.Getgid())
 		}
 	})
+}
+
+// TestPrivatePodmanService: when podman is installed and no socket answers,
+// detection starts `podman system service` on a socket of its own, uses it,
+// and stops it on Close.
+func TestPrivatePodmanService(t *testing.T) {
+	testenv.NonRoot(t)
+	testenv.Engines(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	o := detect.Options{
+		Engine:  "podman",
+		Sockets: []detect.Candidate{{URI: "unix://" + filepath.Join(dir, "none.sock"), Kind: idmap.KindPodman}},
+		Getenv: func(k string) string {
+			if k == "XDG_RUNTIME_DIR" {
+				return dir
+			}
+			return os.Getenv(k)
+		},
+	}
+	e, err := detect.Pick(ctx, o)
+	if err != nil {
+		t.Fatalf("no private service: %v", err)
+	}
+	sock := strings.TrimPrefix(e.About.Endpoint, "unix://")
+	if !strings.HasPrefix(sock, filepath.Join(dir, "hpr")) || e.About.Mode != idmap.PodmanRootless {
+		t.Errorf("engine %s (%s), want rootless podman on a socket under %s/hpr", e.About.Endpoint, e.About.Mode, dir)
+	}
+	host, err := idmap.CurrentHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := runtime.PlanFor(ctx, e, e.About, host, "debian:bookworm-slim", idmap.OverrideAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := runtime.Run(ctx, e, runtime.RunOptions{Spec: runtime.ContainerSpec{
+		Image: "debian:bookworm-slim", Cmd: []string{"true"}, Plan: p.Plan, Identity: p.Identity,
+		Labels: map[string]string{runtime.LabelProject: dir},
+	}})
+	if err != nil || code != 0 {
+		t.Fatalf("run on the private service: exit %d, %v", code, err)
+	}
+	e.Close()
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("the private service's socket %s is still there after Close (%v)", sock, err)
+	}
+	if _, err := runtime.Ping(ctx, "unix://"+sock); err == nil {
+		t.Errorf("the private service still answers after Close")
+	}
 }

@@ -1,0 +1,71 @@
+//go:build integration
+
+package main_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hostpersist/hpr/internal/testenv"
+)
+
+// TestExecAndTwoRuns: hpr exec enters the project's running container as the
+// mapped user, in the directory matching the host's; a second hpr run of the
+// same project at the same time works too (distinct container names).
+func TestExecAndTwoRuns(t *testing.T) {
+	testenv.NonRoot(t)
+	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
+		dir := t.TempDir()
+		write(t, filepath.Join(dir, "hpr.toml"), "[image]\nref = \"debian:bookworm-slim\"\n")
+		sub := filepath.Join(dir, "sub")
+		os.MkdirAll(sub, 0o755)
+		cmd, out, done := startHpr(t, dir, "run", "--engine", te.Endpoint, "--", "sh", "-c", "touch started; sleep 300")
+		waitFor(t, "the container to run", 60*time.Second, func() bool {
+			_, err := os.Stat(filepath.Join(dir, "started"))
+			return err == nil
+		})
+
+		code, stdout, errOut := hpr(t, sub, nil, "exec", "--engine", te.Endpoint, "--", "sh", "-c", "pwd; whoami; touch from-exec")
+		if code != 0 {
+			t.Fatalf("hpr exec: exit %d, %q", code, errOut)
+		}
+		lines := strings.Split(strings.TrimSpace(stdout), "\n")
+		if len(lines) != 2 || lines[0] != "/app/sub" || lines[1] == "" {
+			t.Errorf("exec pwd/whoami = %q, want /app/sub and a name", lines)
+		}
+		wantMine(t, filepath.Join(sub, "from-exec"))
+		if code, _, _ := hpr(t, dir, nil, "exec", "--engine", te.Endpoint, "--", "sh", "-c", "exit 4"); code != 4 {
+			t.Errorf("hpr exec -- exit 4: exit %d", code)
+		}
+
+		// Two more runs of the same project at once, while the first runs.
+		var wg sync.WaitGroup
+		codes := make([]int, 2)
+		for i := range codes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes[i], _, _ = hpr(t, dir, nil, "run", "--engine", te.Endpoint, "--", "true")
+			}()
+		}
+		wg.Wait()
+		if codes[0] != 0 || codes[1] != 0 {
+			t.Errorf("concurrent runs of one project: exits %v, want 0 0", codes)
+		}
+
+		cmd.Process.Signal(os.Interrupt)
+		if !ended(done, 20*time.Second) {
+			t.Fatalf("hpr run still running; output:\n%s", out.String())
+		}
+		if left := leftContainers(t, te.Endpoint, dir); len(left) > 0 {
+			t.Errorf("containers left: %+v", left)
+		}
+		if code, _, errOut := hpr(t, dir, nil, "exec", "--engine", te.Endpoint, "--", "true"); code != 125 || !strings.Contains(errOut, "hpr run") {
+			t.Errorf("exec with nothing running: exit %d, %q; want 125 pointing to hpr run", code, errOut)
+		}
+	})
+}
