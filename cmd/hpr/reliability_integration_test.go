@@ -24,11 +24,11 @@ import (
 
 // startHpr starts hpr in dir and returns the command, its combined output
 // and a channel closed when it exits.
-func startHpr(t *testing.T, dir string, args ...string) (*exec.Cmd, *lockedBuffer, <-chan struct{}) {
+func startHpr(t *testing.T, dir string, args ...string) (*exec.Cmd, *testenv.Buffer, <-chan struct{}) {
 	t.Helper()
 	cmd := exec.Command(testenv.Bin(t), args...)
 	cmd.Dir = dir
-	var out lockedBuffer
+	var out testenv.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

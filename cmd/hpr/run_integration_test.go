@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -136,24 +135,6 @@ func assertOwnedByMe(t *testing.T, root string) int {
 	return n
 }
 
-// lockedBuffer is a bytes.Buffer safe to read while a process writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestBlogEndToEnd is the seed's case on every engine: hpr run of
 // examples/blog builds the image, serves the site, regenerates it when a post
 // is added on the host, writes _site owned by the test user, and ends on
@@ -177,7 +158,7 @@ func TestBlogEndToEnd(t *testing.T) {
 
 		cmd := exec.Command(testenv.Bin(t), "run", "--engine", te.Endpoint)
 		cmd.Dir = dir
-		var out lockedBuffer
+		var out testenv.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -5,11 +5,13 @@
 package testenv
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hostpersist/hpr/idmap"
@@ -129,4 +131,25 @@ func Src(t testing.TB) string {
 	}
 	t.Fatal("cannot find the source tree (set HPR_SRC)")
 	return ""
+}
+
+// Buffer is a bytes.Buffer safe to read while a process or goroutine writes
+// it (a running command's output).
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

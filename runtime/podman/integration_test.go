@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/internal/testenv"
 	"github.com/hostpersist/hpr/runtime"
 	"github.com/hostpersist/hpr/runtime/enginetest"
 )
@@ -411,7 +411,7 @@ func TestIntegrationTTYAndStdin(t *testing.T) {
 		}
 		defer e.Remove(context.WithoutCancel(ctx), id)
 		pr, pw := io.Pipe()
-		var out syncBuffer
+		var out testenv.Buffer
 		done, err := e.Attach(ctx, id, runtime.Streams{Stdin: pr, Stdout: &out, TTY: true})
 		if err != nil {
 			t.Fatal(err)
@@ -578,21 +578,4 @@ func TestIntegrationContract(t *testing.T) {
 				Open: func(ctx context.Context, endpoint string) (runtime.Engine, error) { return New(ctx, endpoint) }})
 		})
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
