@@ -5,6 +5,7 @@ package main_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -62,6 +63,23 @@ func TestRunAdHoc(t *testing.T) {
 				t.Errorf("hpr run -- %q: exit %d, want %d (stderr %q)", c.args, code, c.want, errOut)
 			}
 		}
+		// Security defaults: no new privileges, and the capabilities a dev
+		// command does not need (NET_RAW 13, MKNOD 27) out of the bounding set.
+		code, out, errOut = hpr(t, dir, nil, "run", "--engine", te.Endpoint, "--image", base, "--",
+			"sh", "-c", "grep -E '^(NoNewPrivs|CapBnd):' /proc/self/status")
+		if code != 0 {
+			t.Fatalf("exit %d, %q", code, errOut)
+		}
+		status := map[string]string{}
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			k, v, _ := strings.Cut(l, ":")
+			status[k] = strings.TrimSpace(v)
+		}
+		bnd, err := strconv.ParseUint(status["CapBnd"], 16, 64)
+		if status["NoNewPrivs"] != "1" || err != nil || bnd&(1<<13) != 0 || bnd&(1<<27) != 0 {
+			t.Errorf("NoNewPrivs %q, CapBnd %q: want 1 and no CAP_NET_RAW or CAP_MKNOD", status["NoNewPrivs"], status["CapBnd"])
+		}
+
 		if left := leftContainers(t, te.Endpoint, dir); len(left) > 0 {
 			t.Errorf("containers left: %+v", left)
 		}

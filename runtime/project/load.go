@@ -679,6 +679,9 @@ func (l *loader) run(p *Project) {
 			l.fail([]string{"run", "cap_add", elemSeg(i)}, "[run] %s is both in cap_drop and cap_add (keep it in one)", c)
 		}
 	}
+	if _, set := l.get("run", "cap_drop"); !set {
+		r.CapDrop = defaultCapDrop(r.CapAdd)
+	}
 }
 
 // argv checks a command or entrypoint list.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -109,10 +110,26 @@ type Run struct {
 	// User overrides the identity plan; idmap.OverrideAuto by default.
 	User idmap.Override
 	// CapDrop and CapAdd are capability names normalised to upper case
-	// with the CAP_ prefix ("CAP_NET_RAW"), or "ALL". Nothing is dropped
-	// by default.
+	// with the CAP_ prefix ("CAP_NET_RAW"), or "ALL". Unless hpr.toml sets
+	// cap_drop, DefaultCapDrop is dropped (less what cap_add names).
 	CapDrop []string
 	CapAdd  []string
+}
+
+// DefaultCapDrop are the capabilities of the engines' default set that a
+// development command does not need — raw sockets, device nodes, the audit
+// log, chroot, file capabilities — dropped unless hpr.toml's [run] cap_drop
+// says otherwise (cap_drop = [] keeps them all) or cap_add names one.
+var DefaultCapDrop = []string{"CAP_AUDIT_WRITE", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETFCAP", "CAP_SYS_CHROOT"}
+
+func defaultCapDrop(add []string) []string {
+	var out []string
+	for _, c := range DefaultCapDrop {
+		if !slices.Contains(add, c) && !slices.Contains(add, "ALL") {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // VolumeName returns the engine-side name of the project's volume n:
@@ -180,6 +197,7 @@ func AdHoc(dir, image string) *Project {
 	p.Image.Ref = image
 	p.Run.Mount = DefaultMount
 	p.Run.User = idmap.OverrideAuto
+	p.Run.CapDrop = defaultCapDrop(nil)
 	return p
 }
 

@@ -56,6 +56,7 @@ func TestLoadBlog(t *testing.T) {
 			Env:     []string{"TZ=UTC"},
 			Volumes: []runtime.VolumeMount{{Name: "hpr-blog-bundle", Target: "/usr/local/bundle"}},
 			User:    idmap.OverrideAuto,
+			CapDrop: DefaultCapDrop,
 		},
 	}
 	got, err := Load("testdata/blog/hpr.toml")
@@ -79,7 +80,7 @@ func TestLoadValues(t *testing.T) {
 		Image  Image
 		Run    Run
 	}
-	defaults := Run{Mount: "/app", User: idmap.OverrideAuto}
+	defaults := Run{Mount: "/app", User: idmap.OverrideAuto, CapDrop: DefaultCapDrop}
 	tests := []struct {
 		name    string
 		dir     string
@@ -185,7 +186,7 @@ cap_add = ["net_bind_service", "CAP_CHOWN", "CHOWN"]`,
 			content: `engine = { prefer = "auto" }
 run = { user = "image", command = ["true"] }`,
 			want: func(string) parts {
-				return parts{Name: "p", Run: Run{Command: []string{"true"}, Mount: "/app", User: idmap.OverrideImage}}
+				return parts{Name: "p", Run: Run{Command: []string{"true"}, Mount: "/app", User: idmap.OverrideImage, CapDrop: DefaultCapDrop}}
 			},
 		},
 	}
@@ -456,7 +457,7 @@ func TestAdHoc(t *testing.T) {
 		RealRoot: dir, // does not exist: kept as is
 		Name:     "web_app",
 		Image:    Image{Ref: "debian:bookworm-slim"},
-		Run:      Run{Mount: "/app", User: idmap.OverrideAuto},
+		Run:      Run{Mount: "/app", User: idmap.OverrideAuto, CapDrop: DefaultCapDrop},
 	}
 	got := AdHoc(dir, "debian:bookworm-slim")
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -507,7 +508,7 @@ func TestTemplate(t *testing.T) {
 			if diff := cmp.Diff(tt.wantImage(filepath.Dir(f)), p.Image); diff != "" {
 				t.Errorf("Image (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(Run{Mount: "/app", User: idmap.OverrideAuto}, p.Run); diff != "" {
+			if diff := cmp.Diff(Run{Mount: "/app", User: idmap.OverrideAuto, CapDrop: DefaultCapDrop}, p.Run); diff != "" {
 				t.Errorf("Run (-want +got):\n%s", diff)
 			}
 			// Every commented example must load too once uncommented
