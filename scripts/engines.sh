@@ -88,6 +88,30 @@ wait_for() {
 
 want() { case " $ENGINES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
+# healthy NAME SOCKET: the engine answers, and if this script started it, its
+# working directory still exists (an engine started from a since-deleted
+# directory answers pings but its conmon cannot start containers). An
+# unhealthy engine we started is stopped so that up starts it again.
+healthy() {
+  answers "$2" || return 1
+  local pid; pid=$(pidof_file "$STATE/$1.pid")
+  local member stale=
+  if alive "$pid"; then
+    for member in $(pgrep -g "$pid" 2>/dev/null); do
+      readlink "/proc/$member/cwd" 2>/dev/null | grep -q ' (deleted)$' && stale=1
+    done
+  fi
+  if [ -n "$stale" ]; then
+    log "$1: started from a directory that was deleted since: restarting it"
+    kill -TERM -- -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    local i
+    for i in $(seq 1 40); do alive "$pid" || break; sleep 0.25; done
+    alive "$pid" && kill -KILL -- -"$pid" 2>/dev/null
+    rm -f "$STATE/$1.pid" "$2"
+    return 1
+  fi
+}
+
 # --- 1. packages -------------------------------------------------------------
 install_packages() {
   local pkgs=(docker.io podman uidmap slirp4netns fuse-overlayfs rootlesskit debootstrap curl iptables iproute2 runc)
@@ -177,14 +201,17 @@ EOF
 start() {
   local name=$1 sock=$2 logf=$3; shift 3
   log "starting $name"
-  setsid "$@" >>"$logf" 2>&1 </dev/null &
+  # From /: a daemon inherits its working directory, and so do the conmon
+  # processes Podman starts for every container; a clone that CI deletes
+  # afterwards would leave them failing with "Failed to get working directory".
+  (cd / && exec setsid "$@" >>"$logf" 2>&1 </dev/null) &
   echo $! >"$STATE/$name.pid"
   wait_for "$sock" "$name" "$logf"
 }
 
 up_docker_rootful() {
   local sock=/var/run/docker.sock
-  if answers "$sock"; then log "docker-rootful: already up"; return; fi
+  if healthy docker-rootful "$sock"; then log "docker-rootful: already up"; return; fi
   local old; old=$(pidof_file /var/run/docker.pid)
   if alive "$old"; then
     # Perhaps still starting: give it the time a start takes.
@@ -197,7 +224,7 @@ up_docker_rootful() {
 }
 
 up_docker_remap() {
-  if answers "$REMAP_SOCK"; then log "docker-userns-remap: already up"; return; fi
+  if healthy docker-userns-remap "$REMAP_SOCK"; then log "docker-userns-remap: already up"; return; fi
   local old; old=$(pidof_file "$STATE/docker-userns-remap.pid")
   alive "$old" && kill "$old" && sleep 1
   rm -rf "$REMAP_EXEC"
@@ -218,7 +245,7 @@ up_docker_remap() {
 up_docker_rootless() {
   local rt; rt=$(xdg)
   local sock=$rt/docker.sock
-  if answers "$sock"; then log "docker-rootless: already up"; return; fi
+  if healthy docker-rootless "$sock"; then log "docker-rootless: already up"; return; fi
   # Stale state from a killed session: pid file, rootlesskit dir, socket.
   local old; old=$(pidof_file "$STATE/docker-rootless.pid")
   alive "$old" && kill -- -"$old" 2>/dev/null && sleep 1
@@ -238,7 +265,7 @@ up_docker_rootless() {
 up_podman_rootless() {
   local rt; rt=$(xdg)
   local sock=$rt/podman/podman.sock
-  if answers "$sock"; then log "podman-rootless: already up"; return; fi
+  if healthy podman-rootless "$sock"; then log "podman-rootless: already up"; return; fi
   local old; old=$(pidof_file "$STATE/podman-rootless.pid")
   alive "$old" && kill -- -"$old" 2>/dev/null && sleep 1
   rm -f "$sock"
@@ -257,7 +284,7 @@ up_podman_rootless() {
 
 up_podman_rootful() {
   local sock=$PODMAN_ROOTFUL_SOCK
-  if answers "$sock"; then log "podman-rootful: already up"; else
+  if healthy podman-rootful "$sock"; then log "podman-rootful: already up"; else
     local old; old=$(pidof_file "$STATE/podman-rootful.pid")
     alive "$old" && kill -- -"$old" 2>/dev/null && sleep 1
     rm -f "$sock"
