@@ -125,12 +125,7 @@ func TestConformanceEveryEngine(t *testing.T) {
 // behind.
 func TestConformanceProjectRunAsRoot(t *testing.T) {
 	testenv.NonRoot(t)
-	var endpoint string
-	for _, e := range testenv.Engines(t) {
-		if e.Mode == idmap.DockerRootful {
-			endpoint = e.Endpoint
-		}
-	}
+	endpoint := testenv.Endpoint(t, idmap.DockerRootful)
 	if endpoint == "" {
 		t.Skip("no docker-rootful engine in HPR_TEST_ENGINES")
 	}

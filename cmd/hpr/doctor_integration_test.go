@@ -165,29 +165,6 @@ line"`)
 	return dir, mine
 }
 
-// assertAllMine fails for every path under dir not owned by the test user,
-// checked from the host.
-func assertAllMine(t *testing.T, dir string) {
-	t.Helper()
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		if int(st.Uid) != os.Getuid() || int(st.Gid) != os.Getgid() {
-			t.Errorf("%s owned by %d:%d, want %d:%d", p, st.Uid, st.Gid, os.Getuid(), os.Getgid())
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestDoctorFixesRootAndSubuidFiles: files left by a plain rootful `docker
 // run` (root) and by rootless Docker with --user 1500:1500 (a subuid) are
 // listed with the right explanation, and `hpr doctor --fix` hands every one
@@ -238,7 +215,7 @@ func TestDoctorFixesRootAndSubuidFiles(t *testing.T) {
 		t.Errorf("hpr doctor --fix output:\n%s", out)
 	}
 	t.Logf("hpr doctor --fix:\n%s", out)
-	assertAllMine(t, dir)
+	assertOwnedByMe(t, dir)
 	for p, m := range mine {
 		if got := metaOf(t, filepath.Join(dir, p)); got.mode != m.mode || !got.mtime.Equal(m.mtime) {
 			t.Errorf("%s was yours and changed: mode %v → %v, mtime %v → %v", p, m.mode, got.mode, m.mtime, got.mtime)

@@ -207,12 +207,7 @@ func TestConcurrentRuns(t *testing.T) {
 // 125 naming the engine, and does not hang.
 func TestDaemonStoppedMidRun(t *testing.T) {
 	testenv.NonRoot(t)
-	var rootless string
-	for _, e := range testenv.Engines(t) {
-		if e.Mode == idmap.PodmanRootless {
-			rootless = e.Endpoint
-		}
-	}
+	rootless := testenv.Endpoint(t, idmap.PodmanRootless)
 	if rootless == "" {
 		t.Fatal("needs podman-rootless in HPR_TEST_ENGINES: the test starts a private podman service as the test user and kills it")
 	}

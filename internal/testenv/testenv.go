@@ -76,6 +76,19 @@ type parseError struct{ field string }
 
 func (e *parseError) Error() string { return "want mode=endpoint, got " + strconv.Quote(e.field) }
 
+// Endpoint returns the endpoint of the harness engine in mode, or "" when
+// HPR_TEST_ENGINES has none (Engines has already failed the test if engines
+// are required).
+func Endpoint(t testing.TB, mode idmap.Mode) string {
+	t.Helper()
+	for _, e := range Engines(t) {
+		if e.Mode == mode {
+			return e.Endpoint
+		}
+	}
+	return ""
+}
+
 // Each runs f as a parallel subtest per engine, named by mode.
 func Each(t *testing.T, f func(t *testing.T, e Engine)) {
 	t.Helper()
