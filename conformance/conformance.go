@@ -323,7 +323,20 @@ func (s *session) run(ctx context.Context) ([]Check, error) {
 	wg.Go(func() {
 		userArgs := []string{"probe", "--app", s.mount, "--steps", strings.Join([]string{CheckCreate, CheckNested, CheckChild}, ",")}
 		userApp := runtime.Mount{Source: filepath.Join(root, imageUserDir), Target: s.mount}
-		userRun, _ = s.probe(ctx, s.spec(s.userRef, s.userPlan, s.userIdentity, userArgs, []runtime.Mount{userApp}, nil))
+		spec := s.spec(s.userRef, s.userPlan, s.userIdentity, userArgs, []runtime.Mount{userApp}, nil)
+		var err error
+		if userRun, err = s.probe(ctx, spec); err != nil {
+			// A container that did not start says nothing about the
+			// mapping (seen once on rootless Podman 4.3.1, whose first
+			// keep-id run of a new image copies its layers while the main
+			// probe starts): try once more, and report both if it fails
+			// again.
+			if again, aerr := s.probe(ctx, spec); aerr == nil {
+				userRun = again
+			} else {
+				userRun.Err = fmt.Sprintf("%v (and on a second try: %v)", err, aerr)
+			}
+		}
 	})
 	wg.Wait()
 

@@ -77,6 +77,13 @@ func TestConformanceEveryEngine(t *testing.T) {
 	t.Logf("hpr conformance on %d engines: %.2fs wall", len(rep.Engines), wall.Seconds())
 	if code != 0 || !rep.Pass {
 		t.Errorf("exit %d, pass %v; want 0, true (stderr %q)", code, rep.Pass, errOut)
+		for _, e := range rep.Engines {
+			for _, c := range e.Checks {
+				if !c.Pass {
+					t.Logf("%s: %s: %s", e.Mode, c.ID, c.Detail)
+				}
+			}
+		}
 	}
 	seen := map[idmap.Mode]bool{}
 	for _, e := range rep.Engines {
