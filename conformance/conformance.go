@@ -351,7 +351,9 @@ func (s *session) run(ctx context.Context) ([]Check, error) {
 		in.cleanupNote = strings.TrimPrefix(in.cleanupNote+"; ", "; ") + "owners cannot be explained: " + s.remapErr.Error()
 	}
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runtime.RemoveTimeout)
-	left, err := s.e.List(lctx, map[string]string{LabelRun: s.runID})
+	// Podman removes an exited container itself, a fraction of a second
+	// after hpr has read its exit status: give it the time.
+	left, err := runtime.Settle(lctx, s.e, map[string]string{LabelRun: s.runID}, settleTimeout)
 	cancel()
 	if err != nil {
 		in.listErr = err.Error()
@@ -360,6 +362,10 @@ func (s *session) run(ctx context.Context) ([]Check, error) {
 	in.volumeNote = s.removeVolume(ctx)
 	return judge(in), nil
 }
+
+// settleTimeout bounds how long the no-leftovers check waits for an engine
+// that removes exited containers itself (see runtime.Settle).
+const settleTimeout = 10 * time.Second
 
 // spec is a probe container: the probe binary as entrypoint (bind-mounted
 // when the image is not a probe image), the run's labels.

@@ -165,6 +165,9 @@ type Container struct {
 	Image  string
 	State  string // "created", "running", "exited", ...
 	Labels map[string]string
+	// SelfRemoving: the engine removes the container by itself once it has
+	// exited (see ExitState).
+	SelfRemoving bool
 }
 
 // ExecSpec runs a command in a running container.
@@ -180,6 +183,20 @@ type ExecSpec struct {
 type VolumeSpec struct {
 	Name   string
 	Labels map[string]string
+}
+
+// ExitState is what Exited reports about a container's main process.
+type ExitState struct {
+	// Exited is true once the main process has ended; Code is then its
+	// exit status.
+	Exited bool
+	Code   int
+	// SelfRemoving is true when the engine removes the container by itself
+	// after it exits (Podman: hpr creates containers with --rm semantics,
+	// and the service's cleanup process removes them once it has released
+	// their network and storage). The caller need not remove it, and
+	// waiting for that removal only waits for the engine's cleanup.
+	SelfRemoving bool
 }
 
 // Engine is one container engine endpoint. Implementations MUST be safe for
@@ -215,6 +232,12 @@ type Engine interface {
 	Start(ctx context.Context, id string) error
 	// Wait blocks until the container exits and returns its exit code.
 	Wait(ctx context.Context, id string) (int, error)
+	// Exited reports, without waiting, the exit status of a container
+	// whose output has ended, when the engine can tell before Wait returns.
+	// ExitState.Exited false means "not known yet": Wait has the answer.
+	// Run asks when the output streams end, which on Podman is well before
+	// Wait returns; the Docker backend never knows earlier.
+	Exited(ctx context.Context, id string) (ExitState, error)
 	// Signal sends a signal (by number) to the container's main process.
 	Signal(ctx context.Context, id string, sig int) error
 	// Resize sets the TTY size.

@@ -38,10 +38,18 @@ type RunOptions struct {
 const RemoveTimeout = 15 * time.Second
 
 // Run creates, attaches, starts and waits for one container, forwarding
-// signals and terminal sizes, and always removes it. It returns the
-// container's exit code: the command's own, 127/126 when the command cannot
-// be found or run, 128+n when it was ended by signal n after hpr passed one on.
-// An error means hpr or the engine failed (exit 125).
+// signals and terminal sizes, and removes it. It returns the container's
+// exit code: the command's own, 127/126 when the command cannot be found or
+// run, 128+n when it was ended by signal n after hpr passed one on. An error
+// means hpr or the engine failed (exit 125).
+//
+// The exit status is read as soon as the output streams end (Exited), and
+// otherwise when Wait returns. A container the engine removes by itself
+// (ExitState.SelfRemoving: Podman) is then left to the engine: Run returns
+// without waiting for the engine's cleanup (0.2–0.3 s on rootful Podman).
+// Its published ports are free by then (conmon, which holds them, has
+// exited), and the engine's next container of any run waits for that
+// cleanup inside the engine.
 func Run(ctx context.Context, e Engine, opts RunOptions) (code int, err error) {
 	spec, err := withIdentity(opts.Spec)
 	if err != nil {
@@ -52,7 +60,12 @@ func Run(ctx context.Context, e Engine, opts RunOptions) (code int, err error) {
 		return 0, fmt.Errorf("creating container: %w", err)
 	}
 	Trace("create")
+	leaveToEngine := false
 	defer func() {
+		if leaveToEngine {
+			Trace("removal left to the engine")
+			return
+		}
 		// Clean up with a context of our own: the caller's may be what ended.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RemoveTimeout)
 		defer cancel()
@@ -89,9 +102,13 @@ func Run(ctx context.Context, e Engine, opts RunOptions) (code int, err error) {
 		code int
 		err  error
 	}
+	// The wait ends with Run: once the exit status is known from Exited,
+	// nothing is left to wait for.
+	wctx, stopWait := context.WithCancel(ctx)
+	defer stopWait()
 	waited := make(chan waitResult, 1)
 	go func() {
-		c, werr := e.Wait(ctx, id)
+		c, werr := e.Wait(wctx, id)
 		waited <- waitResult{c, werr}
 	}()
 
@@ -103,24 +120,55 @@ func Run(ctx context.Context, e Engine, opts RunOptions) (code int, err error) {
 		killTimer <-chan time.Time
 		forwarded syscall.Signal // the first signal passed on, 0 if none
 		killed    bool           // hpr escalated to SIGKILL
+		ended     = outputDone   // nil once the output has ended
+		recheck   <-chan time.Time
+		asked     int // Exited calls so far
 	)
+	exitCode := func(c int) int {
+		if killed {
+			// Report the signal the user sent, not hpr's SIGKILL.
+			return 128 + int(forwarded)
+		}
+		return c
+	}
 	for {
 		select {
+		case <-ended:
+			ended = nil
+			// The command has most likely exited: ask without waiting. The
+			// engine may take a few milliseconds to notice (conmon writes
+			// its exit file after the output ends), so ask again a few
+			// times; a command that only closed its output, or an error,
+			// is left to Wait.
+			recheck = time.After(0)
+		case <-recheck:
+			recheck = nil
+			st, xerr := e.Exited(ctx, id)
+			if xerr != nil {
+				continue
+			}
+			if !st.Exited {
+				if asked++; asked < len(recheckAfter) {
+					recheck = time.After(recheckAfter[asked])
+				}
+				continue
+			}
+			Trace("exited")
+			leaveToEngine = st.SelfRemoving
+			return exitCode(st.Code), nil
 		case r := <-waited:
 			if r.err != nil {
 				return 0, fmt.Errorf("waiting for container: %w", r.err)
 			}
 			Trace("wait")
 			// Let the output drain before returning: it may lag the exit.
-			select {
-			case <-outputDone:
-			case <-time.After(2 * time.Second):
+			if ended != nil {
+				select {
+				case <-ended:
+				case <-time.After(2 * time.Second):
+				}
 			}
-			if killed {
-				// Report the signal the user sent, not hpr's SIGKILL.
-				return 128 + int(forwarded), nil
-			}
-			return r.code, nil
+			return exitCode(r.code), nil
 		case sig := <-opts.Signals:
 			s, ok := sig.(syscall.Signal)
 			if !ok {
@@ -152,6 +200,10 @@ func Run(ctx context.Context, e Engine, opts RunOptions) (code int, err error) {
 		}
 	}
 }
+
+// recheckAfter spaces the Exited calls after the output ends: the first at
+// once, then 5, 10 and 20 ms later (35 ms in all). Wait answers after that.
+var recheckAfter = []time.Duration{0, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond}
 
 func errWriter(s Streams) interface{ Write([]byte) (int, error) } {
 	if s.Stderr != nil {

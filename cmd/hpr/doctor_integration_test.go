@@ -286,7 +286,7 @@ func doctorNoContainers(t *testing.T, e *detect.Engine, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := e.List(context.Background(), map[string]string{runtime.LabelProject: real})
+	cs, err := runtime.Settle(context.Background(), e, map[string]string{runtime.LabelProject: real}, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ still going are left alone.`,
 			}
 			var failed error
 			for _, e := range found {
-				n, err := removeStale(ctx, e, map[string]string{})
+				n, err := removeStale(ctx, e, map[string]string{}, false)
 				if err != nil {
 					failed = err
 					fmt.Fprintf(s.err, "hpr: %s: %v\n", e.About.Endpoint, err)
@@ -54,8 +54,11 @@ still going are left alone.`,
 }
 
 // removeStale removes hpr's containers (narrowed by labels) whose hpr process
-// is gone, and returns how many it removed.
-func removeStale(ctx context.Context, e runtime.Engine, labels map[string]string) (int, error) {
+// is gone, and returns how many it removed. With skipExiting it leaves alone
+// an exited container the engine removes by itself (Podman, within a
+// fraction of a second of its exit: see runtime.ExitState); removing it
+// would only wait for the engine's cleanup.
+func removeStale(ctx context.Context, e runtime.Engine, labels map[string]string, skipExiting bool) (int, error) {
 	sel := map[string]string{runtime.LabelProject: ""}
 	for k, v := range labels {
 		sel[k] = v
@@ -67,7 +70,7 @@ func removeStale(ctx context.Context, e runtime.Engine, labels map[string]string
 	host, _ := os.Hostname()
 	n := 0
 	for _, c := range cs {
-		if !stale(c, host) {
+		if !stale(c, host) || skipExiting && runtime.BeingRemoved(c) {
 			continue
 		}
 		if err := e.Remove(ctx, c.ID); err != nil {

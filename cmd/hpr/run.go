@@ -80,7 +80,7 @@ func runRun(ctx context.Context, s *streams, o runOptions, args []string) error 
 	defer sess.Close()
 	// What an earlier hpr run of this project left (its hpr was killed) goes
 	// first; a failure here must not stop today's run.
-	if _, err := removeStale(ctx, sess.engine, map[string]string{runtime.LabelProject: sess.proj.RealRoot}); err != nil {
+	if _, err := removeStale(ctx, sess.engine, map[string]string{runtime.LabelProject: sess.proj.RealRoot}, true); err != nil {
 		fmt.Fprintf(s.err, "hpr: warning: cleaning up earlier runs: %v\n", err)
 	}
 	runtime.Trace("remove stale containers")

@@ -3,6 +3,7 @@
 package main_test
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -63,6 +64,21 @@ func TestRunAdHoc(t *testing.T) {
 				t.Errorf("hpr run -- %q: exit %d, want %d (stderr %q)", c.args, code, c.want, errOut)
 			}
 		}
+		// A published port is free on the host once hpr has returned, also
+		// where the engine removes the container later (Podman).
+		port := strconv.Itoa(freePort(t))
+		for i := range 2 {
+			if code, _, errOut := hpr(t, dir, nil, "run", "--engine", te.Endpoint, "--image", base, "-p", port+":8080", "--", "true"); code != 0 {
+				t.Errorf("run %d publishing port %s: exit %d (stderr %q)", i+1, port, code, errOut)
+			}
+			l, err := net.Listen("tcp", ":"+port)
+			if err != nil {
+				t.Errorf("after run %d the host cannot bind port %s: %v", i+1, port, err)
+				continue
+			}
+			l.Close()
+		}
+
 		// Security defaults: no new privileges, and the capabilities a dev
 		// command does not need (NET_RAW 13, MKNOD 27) out of the bounding set.
 		code, out, errOut = hpr(t, dir, nil, "run", "--engine", te.Endpoint, "--image", base, "--",

@@ -102,7 +102,9 @@ func leftContainers(t *testing.T, endpoint, dir string) []runtime.Container {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := e.List(ctx, map[string]string{runtime.LabelProject: real})
+	// Podman removes a container by itself after its exit: that may still
+	// be under way when hpr has returned.
+	cs, err := runtime.Settle(ctx, e, map[string]string{runtime.LabelProject: real}, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

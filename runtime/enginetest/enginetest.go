@@ -135,10 +135,11 @@ type asyncResult struct {
 	err error
 }
 
-// noneLeft asserts no container carrying this test's label exists.
+// noneLeft asserts no container carrying this test's label exists, once
+// the engine has had up to 10 s to remove the ones it removes by itself.
 func (f *fixture) noneLeft(t *testing.T) {
 	t.Helper()
-	left, err := f.e.List(context.Background(), map[string]string{"io.hpr.test": t.Name()})
+	left, err := runtime.Settle(context.Background(), f.e, map[string]string{"io.hpr.test": t.Name()}, 10*time.Second)
 	if err != nil {
 		t.Fatalf("List: %v", err)
 	}
@@ -171,6 +172,10 @@ func Run(t *testing.T, env Env) {
 			{[]string{"sh", "-c", "exit 3"}, 3},
 			{[]string{"no-such-command-hpr"}, 127},
 			{[]string{"sh", "-c", "no-such-command-hpr"}, 127},
+			// The output ends long before the command: the status must
+			// come from Wait, also where the engine removes the container
+			// by itself once it exits.
+			{[]string{"sh", "-c", "exec >/dev/null 2>&1; sleep 0.5; exit 5"}, 5},
 		} {
 			res := f.run(t, runtime.RunOptions{Spec: f.spec(t, c.cmd...)})
 			if res.code != c.want {

@@ -140,7 +140,8 @@ func runSteps(t *testing.T, e *Engine, spec runtime.ContainerSpec) (r run) {
 	}
 	r.create = time.Since(t0)
 	defer func() {
-		if err := e.Remove(context.WithoutCancel(ctx), id); err != nil {
+		// The service removes an exited container by itself (see Create).
+		if err := e.Remove(context.WithoutCancel(ctx), id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 			t.Error(err)
 		}
 		r.total = time.Since(t0)
@@ -287,6 +288,56 @@ func TestIntegrationNoOp(t *testing.T) {
 	})
 }
 
+// TestIntegrationSelfRemoval: the exit status is there as soon as the
+// output ends, the service then removes the container by itself, and the
+// status can still be read (from the service's events) after that.
+func TestIntegrationSelfRemoval(t *testing.T) {
+	forEach(t, func(t *testing.T, te testEngine, e *Engine) {
+		ctx := t.Context()
+		label := map[string]string{runtime.LabelProject: t.Name()}
+		id, err := e.Create(ctx, runtime.ContainerSpec{Image: testImage, Cmd: []string{"sh", "-c", "echo bye; exit 3"}, Labels: label})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Remove(context.WithoutCancel(ctx), id)
+		var out testenv.Buffer
+		done, err := e.Attach(ctx, id, runtime.Streams{Stdout: &out, Stderr: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Start(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		t0 := time.Now()
+		var st runtime.ExitState
+		for i := 0; i < 10 && !st.Exited; i++ {
+			if st, err = e.Exited(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			if !st.Exited {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		t.Logf("exit status read %v after the output ended", time.Since(t0))
+		if want := (runtime.ExitState{Exited: true, Code: 3, SelfRemoving: true}); st != want || out.String() != "bye\n" {
+			t.Fatalf("Exited after the output ended = %+v (output %q), want %+v", st, out.String(), want)
+		}
+		t0 = time.Now()
+		left, err := runtime.Settle(ctx, e, label, 10*time.Second)
+		if err != nil || len(left) != 0 {
+			t.Fatalf("the service did not remove the exited container: %+v, %v", left, err)
+		}
+		t.Logf("removed by the service %v after the status was read", time.Since(t0))
+		if st, err := e.Exited(ctx, id); err != nil || st.Code != 3 || !st.Exited {
+			t.Errorf("Exited of the removed container = %+v, %v; want code 3 from the events", st, err)
+		}
+		if code, err := e.Wait(ctx, id); err != nil || code != 3 {
+			t.Errorf("Wait of the removed container = %d, %v; want 3 from the events", code, err)
+		}
+	})
+}
+
 func TestIntegrationStartErrors(t *testing.T) {
 	forEach(t, func(t *testing.T, te testEngine, e *Engine) {
 		for _, tc := range []struct {
@@ -314,7 +365,7 @@ func TestIntegrationStartErrors(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Errorf("Start(%q) = %v, want %v", tc.cmd, err, tc.want)
 			}
-			if err := e.Remove(t.Context(), id); err != nil {
+			if err := e.Remove(t.Context(), id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 				t.Error(err)
 			}
 		}
@@ -392,7 +443,7 @@ func TestIntegrationExecSignalList(t *testing.T) {
 		if err != nil || code != 137 {
 			t.Errorf("Wait after SIGKILL = %d, %v; want 137", code, err)
 		}
-		if err := e.Remove(ctx, id); err != nil {
+		if err := e.Remove(ctx, id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 			t.Fatal(err)
 		}
 		if list, err := e.List(ctx, label); err != nil || len(list) != 0 {

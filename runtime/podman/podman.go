@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -43,6 +44,12 @@ type Engine struct {
 	closeConn context.CancelCauseFunc
 	// etc remembers images' identity files; see etcCache.
 	etc etcCache
+	// created holds the creation time of the containers this Engine made
+	// (id → time.Time), to bound an event-log lookup; see exitFromEvents.
+	created sync.Map
+	// attachFailed holds the OCI runtime's complaint about a container's
+	// command when Attach met it (id → error); Start reports it.
+	attachFailed sync.Map
 }
 
 // errClosed is the cause conn is cancelled with by Close.

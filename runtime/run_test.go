@@ -1,0 +1,184 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fakeEngine plays a container whose output ends at once: Exited answers
+// from exits (one per call, the last repeated), Wait from waitCode after
+// waitDelay. It records the calls Run makes. Only Run's orchestration is
+// tested here; the engines themselves are tested against real daemons.
+type fakeEngine struct {
+	Engine // not called: a call panics
+
+	exits     []ExitState
+	exitedErr error
+	waitCode  int
+	waitDelay time.Duration
+	// outputUntilSignal keeps the output open until a signal comes.
+	outputUntilSignal bool
+	done              chan error
+
+	mu      sync.Mutex
+	calls   []string
+	signals []int
+}
+
+func (f *fakeEngine) record(c string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, c)
+}
+
+func (f *fakeEngine) count(c string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, x := range f.calls {
+		if x == c {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *fakeEngine) Create(context.Context, ContainerSpec) (string, error) {
+	f.record("create")
+	return "c1", nil
+}
+
+func (f *fakeEngine) Attach(context.Context, string, Streams) (<-chan error, error) {
+	f.record("attach")
+	f.done = make(chan error)
+	if !f.outputUntilSignal {
+		close(f.done)
+	}
+	return f.done, nil
+}
+
+func (f *fakeEngine) Start(context.Context, string) error { f.record("start"); return nil }
+
+func (f *fakeEngine) Wait(ctx context.Context, _ string) (int, error) {
+	f.record("wait")
+	select {
+	case <-time.After(f.waitDelay):
+		return f.waitCode, nil
+	case <-ctx.Done():
+		return -1, ctx.Err()
+	}
+}
+
+func (f *fakeEngine) Exited(context.Context, string) (ExitState, error) {
+	f.record("exited")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.exitedErr != nil {
+		return ExitState{}, f.exitedErr
+	}
+	st := f.exits[0]
+	if len(f.exits) > 1 {
+		f.exits = f.exits[1:]
+	}
+	return st, nil
+}
+
+func (f *fakeEngine) Signal(_ context.Context, _ string, sig int) error {
+	f.record("signal")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.signals = append(f.signals, sig)
+	if f.outputUntilSignal && len(f.signals) == 1 {
+		close(f.done)
+	}
+	return nil
+}
+
+func (f *fakeEngine) Remove(context.Context, string) error { f.record("remove"); return nil }
+
+func TestRunReadsExitWhenOutputEnds(t *testing.T) {
+	slow := time.Hour // Wait never answers in time: the code must come from Exited
+	for _, tc := range []struct {
+		name       string
+		exits      []ExitState
+		ports      []Port
+		wantRemove int
+	}{
+		{"self-removing engine: left to it", []ExitState{{Exited: true, Code: 3, SelfRemoving: true}}, nil, 0},
+		{"engine that does not remove: removed", []ExitState{{Exited: true, Code: 3}}, nil, 1},
+		{"published ports: left to the engine too", []ExitState{{Exited: true, Code: 3, SelfRemoving: true}},
+			[]Port{{HostPort: 5000, ContainerPort: 5000}}, 0},
+		{"status seen on the third look", []ExitState{{}, {}, {Exited: true, Code: 3, SelfRemoving: true}}, nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeEngine{exits: tc.exits, waitDelay: slow}
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			code, err := Run(ctx, f, RunOptions{Spec: ContainerSpec{Image: "x", Ports: tc.ports}})
+			if err != nil || code != 3 {
+				t.Fatalf("Run = %d, %v; want 3", code, err)
+			}
+			if n := f.count("remove"); n != tc.wantRemove {
+				t.Errorf("Remove called %d times, want %d (calls %v)", n, tc.wantRemove, f.calls)
+			}
+		})
+	}
+}
+
+func TestRunFallsBackToWait(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		exits     []ExitState
+		exitedErr error
+	}{
+		// A command that closed its output but runs on.
+		{"still running", []ExitState{{SelfRemoving: true}}, nil},
+		{"Exited fails", nil, errors.New("inspect failed")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeEngine{exits: tc.exits, exitedErr: tc.exitedErr, waitCode: 7, waitDelay: 100 * time.Millisecond}
+			code, err := Run(t.Context(), f, RunOptions{Spec: ContainerSpec{Image: "x"}})
+			if err != nil || code != 7 {
+				t.Fatalf("Run = %d, %v; want Wait's 7", code, err)
+			}
+			if n := f.count("remove"); n != 1 {
+				t.Errorf("Remove called %d times after a Wait, want 1 (calls %v)", n, f.calls)
+			}
+			if want := len(recheckAfter); tc.exitedErr == nil && f.count("exited") != want {
+				t.Errorf("Exited called %d times, want %d", f.count("exited"), want)
+			}
+		})
+	}
+}
+
+// A forwarded signal is passed on once, and the status read as without one.
+func TestRunAfterSignal(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		f          *fakeEngine
+		wantRemove int
+	}{
+		{"status from Exited", &fakeEngine{exits: []ExitState{{Exited: true, Code: 143, SelfRemoving: true}}, waitDelay: time.Hour, outputUntilSignal: true}, 0},
+		{"status from Wait", &fakeEngine{exits: []ExitState{{SelfRemoving: true}}, waitCode: 143, waitDelay: 300 * time.Millisecond}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tc.f
+			sigs := make(chan os.Signal, 1)
+			sigs <- syscall.SIGTERM
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			code, err := Run(ctx, f, RunOptions{Spec: ContainerSpec{Image: "x"}, Signals: sigs})
+			if err != nil || code != 143 {
+				t.Fatalf("Run = %d, %v; want 143", code, err)
+			}
+			if f.count("remove") != tc.wantRemove || len(f.signals) != 1 || f.signals[0] != int(syscall.SIGTERM) {
+				t.Errorf("calls %v, signals %v; want SIGTERM passed on and %d Remove", f.calls, f.signals, tc.wantRemove)
+			}
+		})
+	}
+}
