@@ -38,11 +38,16 @@ type m1Row struct {
 	Info                stat          // an uncached Info call
 	RSSMed, RSSMax      int64         // hpr run, KiB
 	CLIRSSMed           int64
+	// NextHPR and NextCLI time a run started the moment the one before it
+	// returned (no settle in between): on Podman hpr's next run waits inside
+	// the engine for the cleanup of the last one, which hpr did not wait for.
+	NextHPR, NextCLI stat
+	NextRatio        float64
 }
 
 func (b *bench) measureRun(ctx context.Context) {
 	var arms []arm
-	type idx struct{ hpr, cli, raw, traced, info int }
+	type idx struct{ hpr, cli, raw, traced, info, nextHPR, nextCLI int }
 	where := map[string]idx{}
 	for _, e := range b.cfg.engines {
 		row := m1Row{Mode: e.Mode, Endpoint: e.Endpoint, CLI: b.cliLine(e)}
@@ -54,7 +59,7 @@ func (b *bench) measureRun(ctx context.Context) {
 		}
 		b.rep.m1 = append(b.rep.m1, row)
 		n := len(arms)
-		where[e.Mode] = idx{n, n + 1, n + 2, n + 3, n + 4}
+		where[e.Mode] = idx{n, n + 1, n + 2, n + 3, n + 4, n + 5, n + 6}
 		hprArgs := []string{"run", "--engine", e.Endpoint, "--image", b.cfg.image, "--", "true"}
 		traced := b.hprCmd(b.adhoc, hprArgs...)
 		traced.env = append(traced.env, "HPR_TRACE=1")
@@ -65,12 +70,14 @@ func (b *bench) measureRun(ctx context.Context) {
 			arm{e.Mode + "/raw", raw},
 			arm{e.Mode + "/traced", traced.run},
 			arm{e.Mode + "/info", b.infoArm(ctx, e.Mode)},
+			arm{e.Mode + "/hpr-next", backToBack(b.hprCmd(b.adhoc, hprArgs...))},
+			arm{e.Mode + "/cli-next", backToBack(b.cliRun(e, b.adhoc))},
 		)
 	}
 	if len(arms) == 0 {
 		return
 	}
-	res := interleave("measure 1", 1, b.cfg.runs, arms)
+	res := interleave("measure 1", 1, b.cfg.runs, arms, b.settle)
 	for i := range b.rep.m1 {
 		row := &b.rep.m1[i]
 		w, ok := where[row.Mode]
@@ -78,7 +85,10 @@ func (b *bench) measureRun(ctx context.Context) {
 			continue
 		}
 		h, c, r, tr, in := res[w.hpr], res[w.cli], res[w.raw], res[w.traced], res[w.info]
-		for k, v := range map[string][]result{"hpr": h, "cli": c, "raw": r, "traced": tr, "info": in} {
+		nh, nc := res[w.nextHPR], res[w.nextCLI]
+		row.NextHPR, row.NextCLI = stats(nh), stats(nc)
+		row.NextRatio, _ = pairRatio(nh, nc)
+		for k, v := range map[string][]result{"hpr": h, "cli": c, "raw": r, "traced": tr, "info": in, "hpr-next": nh, "cli-next": nc} {
 			b.rep.raw["1/"+row.Mode+"/"+k] = v
 		}
 		row.HPR, row.CLIStat, row.Raw, row.Traced, row.Info = stats(h), stats(c), stats(r), stats(tr), stats(in)
@@ -98,6 +108,17 @@ func (b *bench) measureRun(ctx context.Context) {
 		row.Outside = medianDur(outside)
 		row.RSSMed, row.RSSMax = rssStat(h)
 		row.CLIRSSMed, _ = rssStat(c)
+	}
+}
+
+// backToBack runs c twice, the second time the moment the first returned,
+// and reports the second.
+func backToBack(c command) func() result {
+	return func() result {
+		if r := c.run(); !r.ok() {
+			return r
+		}
+		return c.run()
 	}
 }
 
@@ -130,7 +151,7 @@ func (b *bench) measureProjectSize(ctx context.Context) {
 	if len(arms) == 0 {
 		return
 	}
-	res := interleave("measure 2", 1, b.cfg.runs, arms)
+	res := interleave("measure 2", 1, b.cfg.runs, arms, b.settle)
 	for i := range b.rep.m2 {
 		row := &b.rep.m2[i]
 		w, ok := where[row.Mode]
@@ -189,7 +210,7 @@ func (b *bench) measureBlogAndCompose(ctx context.Context) {
 		)
 	}
 	if len(arms) > 0 {
-		res := interleave("measure 3 (blog)", 1, b.cfg.runs, arms)
+		res := interleave("measure 3 (blog)", 1, b.cfg.runs, arms, b.settle)
 		for i := range b.rep.m3 {
 			row := &b.rep.m3[i]
 			w, ok := where[row.Mode]
@@ -234,7 +255,7 @@ func (b *bench) measureCompose(ctx context.Context) {
 		{"compose up s1", b.composeCmd(b.s1, "up", "--build").run},
 	}
 	cr.RoundsA = b.cfg.runs
-	res := interleave("measure 3 (compose)", 1, cr.RoundsA, arms)
+	res := interleave("measure 3 (compose)", 1, cr.RoundsA, arms, b.settle)
 	for i, a := range arms {
 		b.rep.raw["3c/"+a.name] = res[i]
 	}
@@ -250,7 +271,7 @@ func (b *bench) measureCompose(ctx context.Context) {
 	rounds := b.cfg.anchorRuns
 	cr.RoundsB = rounds
 	armsB := []arm{{"hpr s100k", hpr(b.s100k)}, {"compose up s100k", up.run}}
-	resB := interleave("measure 3 (compose up, 100k)", 0, rounds, armsB)
+	resB := interleave("measure 3 (compose up, 100k)", 0, rounds, armsB, b.settle)
 	if st := stats(resB[1]); st.N == 0 {
 		cr.Err = "docker-compose up --build (100k files): " + st.FirstErr
 	}
@@ -331,7 +352,7 @@ func (b *bench) measureConformance(ctx context.Context) {
 		}
 		last = r
 		return r
-	}}})
+	}}}, b.settle)
 	b.rep.raw["4/conformance"] = res[0]
 	m.Total = stats(res[0])
 	if err := json.Unmarshal([]byte(last.Out), &parsed); err == nil {
@@ -363,7 +384,7 @@ func (b *bench) measureConformance(ctx context.Context) {
 				r.Err = ""
 			}
 			return r
-		}}})
+		}}}, b.settle)
 		b.rep.raw["4/alone/"+e.Mode] = rs[0]
 		e.Alone = stats(rs[0])
 	}
@@ -397,7 +418,7 @@ func (b *bench) measureStartup(ctx context.Context) {
 	m := &b.rep.m5
 	v := b.hprCmd(b.adhoc, "version")
 	tr := command{dir: b.adhoc, env: b.env(), argv: []string{"/bin/true"}}
-	res := interleave("measure 5", 3, b.cfg.versionRuns, []arm{{"version", v.run}, {"/bin/true", tr.run}})
+	res := interleave("measure 5", 3, b.cfg.versionRuns, []arm{{"version", v.run}, {"/bin/true", tr.run}}, nil)
 	b.rep.raw["5/version"] = res[0]
 	b.rep.raw["5/true"] = res[1]
 	m.Version, m.True = stats(res[0]), stats(res[1])
@@ -554,6 +575,7 @@ func (b *bench) measureKeepID(ctx context.Context) {
 	m.Rounds = rounds
 	var commits, idents, firsts, laters []result
 	hprRun := func(tag string) result {
+		b.settle()
 		return b.hprCmd(b.adhoc, "run", "--engine", ep, "--image", tag, "--", "true").run()
 	}
 	for i := range rounds {
@@ -588,6 +610,7 @@ func (b *bench) measureKeepID(ctx context.Context) {
 			r := hprRun(tag)
 			b.rep.raw["6/later-extra"] = append(b.rep.raw["6/later-extra"], r)
 		}
+		b.settle() // the image is in use until Podman has removed the last run's container
 		if r := podman("rmi", tag).run(); !r.ok() {
 			logf("measure 6: %s", r.Err)
 		}

@@ -105,8 +105,8 @@ func lastLines(s string, n int) string {
 
 // interleave runs rounds rounds of arms (plus warmup untimed rounds), each
 // round in an order rotated by one from the last, and returns the results by
-// arm, then round.
-func interleave(label string, warmup, rounds int, arms []arm) [][]result {
+// arm, then round. Before each arm, untimed, it calls settle (when not nil).
+func interleave(label string, warmup, rounds int, arms []arm, settle func()) [][]result {
 	out := make([][]result, len(arms))
 	for i := range out {
 		out[i] = make([]result, rounds)
@@ -114,6 +114,9 @@ func interleave(label string, warmup, rounds int, arms []arm) [][]result {
 	for r := -warmup; r < rounds; r++ {
 		for k := range arms {
 			i := (k + max(r, 0)) % len(arms)
+			if settle != nil {
+				settle()
+			}
 			res := arms[i].run()
 			if r >= 0 {
 				out[i][r] = res
@@ -204,20 +207,25 @@ func pairDiff(a, b []result) (time.Duration, int) {
 	return medianDur(ds), len(ds)
 }
 
-// stepMedians is the median of each named step over successful runs.
+// stepMedians is the median of each named step over the successful runs
+// that had it; a step fewer than half of them had (a fallback) is left out.
 func stepMedians(rs []result) map[string]time.Duration {
 	by := map[string][]time.Duration{}
+	n := 0
 	for _, r := range rs {
 		if !r.ok() {
 			continue
 		}
+		n++
 		for k, v := range r.Steps {
 			by[k] = append(by[k], v)
 		}
 	}
 	out := map[string]time.Duration{}
 	for k, v := range by {
-		out[k] = medianDur(v)
+		if 2*len(v) >= n {
+			out[k] = medianDur(v)
+		}
 	}
 	return out
 }
