@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/hostpersist/hpr/runtime"
 	"github.com/spf13/cobra"
@@ -82,15 +83,34 @@ func runExec(ctx context.Context, s *streams, engine string, args []string) erro
 }
 
 // running returns the project's running container on the session's engine.
+// A container a live hpr run is starting (created: the command may already
+// run before the engine says so) is waited for, up to startWait.
 func (sess *session) running(ctx context.Context) (runtime.Container, error) {
-	cs, err := sess.engine.List(ctx, map[string]string{runtime.LabelProject: sess.proj.RealRoot})
-	if err != nil {
-		return runtime.Container{}, withCode(exitFailure, fmt.Errorf("listing containers: %w", err))
-	}
-	for _, c := range cs {
-		if c.State == "running" {
-			return c, nil
+	host, _ := os.Hostname()
+	deadline := time.Now().Add(startWait)
+	for {
+		cs, err := sess.engine.List(ctx, map[string]string{runtime.LabelProject: sess.proj.RealRoot})
+		if err != nil {
+			return runtime.Container{}, withCode(exitFailure, fmt.Errorf("listing containers: %w", err))
+		}
+		starting := false
+		for _, c := range cs {
+			if c.State == "running" {
+				return c, nil
+			}
+			starting = starting || c.State == "created" && !stale(c, host)
+		}
+		if !starting || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return runtime.Container{}, withCode(exitFailure, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	return runtime.Container{}, withCode(exitFailure, fmt.Errorf("no running container for %s on %s: start one with `hpr run`", sess.proj.Root, sess.engine.About.Endpoint))
 }
+
+// startWait bounds how long hpr exec waits for a container being started.
+const startWait = 5 * time.Second

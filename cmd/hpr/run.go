@@ -78,16 +78,26 @@ func runRun(ctx context.Context, s *streams, o runOptions, args []string) error 
 		return err
 	}
 	defer sess.Close()
-	// What an earlier hpr run of this project left (its hpr was killed) goes
-	// first; a failure here must not stop today's run.
-	if _, err := removeStale(ctx, sess.engine, map[string]string{runtime.LabelProject: sess.proj.RealRoot}, true); err != nil {
-		fmt.Fprintf(s.err, "hpr: warning: cleaning up earlier runs: %v\n", err)
+	// What an earlier hpr run of this project left (its hpr was killed) is
+	// removed while this run is prepared (the image checked, built, planned);
+	// a failure here must not stop today's run.
+	swept := make(chan error, 1)
+	go func() {
+		_, err := removeStale(ctx, sess.engine, map[string]string{runtime.LabelProject: sess.proj.RealRoot}, true)
+		swept <- err
+	}()
+	sweepDone := func() {
+		if err := <-swept; err != nil {
+			fmt.Fprintf(s.err, "hpr: warning: cleaning up earlier runs: %v\n", err)
+		}
 	}
-	runtime.Trace("remove stale containers")
 	spec, err := sess.containerSpec(ctx, s, buildPolicy(o.build, o.noBuild), o.env, o.publish)
 	if err != nil {
+		sweepDone()
 		return err
 	}
+	sweepDone()
+	runtime.Trace("stale containers removed")
 	if len(args) > 0 {
 		spec.Cmd = args
 	}
