@@ -34,6 +34,14 @@ func PlanFor(ctx context.Context, e Engine, info Info, h idmap.Host, ref string,
 		return Planned{}, fmt.Errorf("inspecting image %s: %w", ref, err)
 	}
 	Trace("inspect image")
+	return PlanImage(ctx, e, info, h, img, o)
+}
+
+// PlanImage is PlanFor for an image already inspected (Image as e.Image
+// returned it, Ref the reference to run): one inspect less, 4–6 ms on
+// Podman.
+func PlanImage(ctx context.Context, e Engine, info Info, h idmap.Host, img Image, o idmap.Override) (Planned, error) {
+	ref := img.Ref
 	passwd, group, err := imageIdentity(ctx, e, img)
 	if err != nil {
 		return Planned{}, err

@@ -10,7 +10,7 @@
 # environment. Run it as root (it switches to the test user, and installs
 # Debian's docker-compose if it is missing) or as the test user itself.
 #
-# HPR_BENCH_RUNS      interleaved rounds per measure (default 15)
+# HPR_BENCH_RUNS      interleaved rounds per measure (default 15; measures 1 and 2 run twice as many)
 # HPR_BENCH_SLOW_RUNS rounds of the keep-id first run (default 5)
 # HPR_BENCH_ANCHOR_RUNS rounds of docker-compose up --build, 100k files (default 3)
 # HPR_BENCH_MEASURES  which measures, e.g. "1,5" (default all: 1,2,3,4,5,6)

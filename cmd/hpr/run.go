@@ -153,12 +153,18 @@ func buildPolicy(build, noBuild bool) project.BuildPolicy {
 func (sess *session) containerSpec(ctx context.Context, s *streams, policy project.BuildPolicy, env, publish []string) (runtime.ContainerSpec, error) {
 	p := sess.proj
 	e := sess.engine
-	ref, err := p.EnsureImage(ctx, e, e.About.Facts, sess.host, policy, s.err)
+	img, err := p.EnsureImage(ctx, e, e.About.Facts, sess.host, policy, s.err)
 	if err != nil {
 		return runtime.ContainerSpec{}, withCode(exitFailure, err)
 	}
 	runtime.Trace("image")
-	planned, err := runtime.PlanFor(ctx, e, e.About, sess.host, ref, p.Run.User)
+	ref := img.Ref
+	var planned runtime.Planned
+	if img.ID != "" { // inspected already: a build found by its tag
+		planned, err = runtime.PlanImage(ctx, e, e.About, sess.host, img, p.Run.User)
+	} else {
+		planned, err = runtime.PlanFor(ctx, e, e.About, sess.host, ref, p.Run.User)
+	}
 	if err != nil {
 		return runtime.ContainerSpec{}, withCode(exitFailure, err)
 	}

@@ -77,7 +77,7 @@ func (b *bench) measureRun(ctx context.Context) {
 	if len(arms) == 0 {
 		return
 	}
-	res := interleave("measure 1", 1, b.cfg.runs, arms, b.settle)
+	res := interleave("measure 1", 1, 2*b.cfg.runs, arms, b.settle)
 	for i := range b.rep.m1 {
 		row := &b.rep.m1[i]
 		w, ok := where[row.Mode]
@@ -152,7 +152,7 @@ func (b *bench) measureProjectSize(ctx context.Context) {
 		return
 	}
 	// A ratio that must stay within 3 % of 1 on runs that spread ±15 %:
-	// twice the rounds.
+	// twice the rounds, as in measure 1.
 	res := interleave("measure 2", 1, 2*b.cfg.runs, arms, b.settle)
 	for i := range b.rep.m2 {
 		row := &b.rep.m2[i]

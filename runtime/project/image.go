@@ -65,28 +65,34 @@ func (p *Project) BuildArgs(h idmap.Host, e idmap.Engine) (map[string]string, er
 // policy allows and no image for these inputs exists. The tag is
 // "hpr-<name>:<12 hex digits of the inputs' hash>", so unchanged inputs mean
 // no build and no context upload. Build output goes to out.
-func (p *Project) EnsureImage(ctx context.Context, e runtime.Engine, facts idmap.Engine, h idmap.Host, policy BuildPolicy, out io.Writer) (string, error) {
+//
+// The result's Ref is what to run. Where EnsureImage inspected the image (a
+// build found by its tag) the result is the engine's whole answer (ID set),
+// which runtime.PlanImage takes instead of inspecting it again; otherwise
+// only Ref is set.
+func (p *Project) EnsureImage(ctx context.Context, e runtime.Engine, facts idmap.Engine, h idmap.Host, policy BuildPolicy, out io.Writer) (runtime.Image, error) {
 	if !p.Image.Building() {
-		return p.Image.Ref, nil
+		return runtime.Image{Ref: p.Image.Ref}, nil
 	}
 	args, err := p.BuildArgs(h, facts)
 	if err != nil {
-		return "", err
+		return runtime.Image{}, err
 	}
 	key, err := p.buildKey(ctx, e, args)
 	if err != nil {
-		return "", err
+		return runtime.Image{}, err
 	}
 	tag := "hpr-" + p.Name + ":" + key[:12]
 	if policy != BuildAlways {
-		_, err := e.Image(ctx, tag)
+		img, err := e.Image(ctx, tag)
 		switch {
 		case err == nil:
-			return tag, nil
+			img.Ref = tag
+			return img, nil
 		case !errors.Is(err, runtime.ErrNotFound):
-			return "", fmt.Errorf("inspecting image %s: %w", tag, err)
+			return runtime.Image{}, fmt.Errorf("inspecting image %s: %w", tag, err)
 		case policy == BuildNever:
-			return "", fmt.Errorf("%w: %s (the build inputs changed or it was never built): run `hpr build`", ErrNotBuilt, tag)
+			return runtime.Image{}, fmt.Errorf("%w: %s (the build inputs changed or it was never built): run `hpr build`", ErrNotBuilt, tag)
 		}
 	}
 	err = e.Build(ctx, runtime.BuildOptions{
@@ -101,9 +107,9 @@ func (p *Project) EnsureImage(ctx context.Context, e runtime.Engine, facts idmap
 		Output: out,
 	})
 	if err != nil {
-		return "", fmt.Errorf("building %s: %w", tag, err)
+		return runtime.Image{}, fmt.Errorf("building %s: %w", tag, err)
 	}
-	return tag, nil
+	return runtime.Image{Ref: tag}, nil
 }
 
 // buildKey hashes everything a build reads: the Dockerfile, .dockerignore,
