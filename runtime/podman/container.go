@@ -43,13 +43,20 @@ func (e *Engine) Create(ctx context.Context, cs runtime.ContainerSpec) (string, 
 	}
 	s.Remove = &selfRemove
 	created := time.Now()
+	if s.UserNS.NSMode == specgen.KeepID {
+		unlock, err := lockKeepIDCreate(ctx, e.endpoint)
+		if err != nil {
+			return "", fmt.Errorf("creating container of %s: %w", cs.Image, err)
+		}
+		defer unlock()
+	}
 	c, cancel := e.call(ctx)
 	defer cancel()
 	r, err := containers.CreateWithSpec(c, s, nil)
-	// Rootless Podman 4.3.1 sometimes fails a keep-id create under
-	// concurrent creates with "keep-id requires additional UIDs or GIDs",
-	// although the ranges are there (seen in 1 of 20 parallel runs): it is
-	// transient, so try again a few times before reporting it.
+	// A keep-id create may still meet another client's concurrent one (see
+	// lockKeepIDCreate) and fail with "keep-id requires additional UIDs or
+	// GIDs", although the ranges are there: it is transient, so try again a
+	// few times before reporting it.
 	for try := 0; err != nil && try < 3 && strings.Contains(err.Error(), "keep-id requires additional UIDs") && ctx.Err() == nil; try++ {
 		time.Sleep(time.Duration(50*(try+1)) * time.Millisecond)
 		r, err = containers.CreateWithSpec(c, s, nil)

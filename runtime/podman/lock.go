@@ -1,0 +1,63 @@
+package podman
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// lockKeepIDCreate serialises this user's keep-id creates on one Podman
+// service, across hpr processes. Rootless Podman 4.3.1 reads the subordinate
+// id ranges for every keep-id create through libsubid, which is not safe for
+// concurrent use: under parallel creates the service fails one with "keep-id
+// requires additional UIDs or GIDs defined in /etc/subuid" (1 of 20 parallel
+// runs here), or dies of a SIGSEGV in subid_get_uid_ranges (seen once in
+// `make bench`, during concurrent conformance probes). The lock is an flock
+// on a file under $XDG_RUNTIME_DIR/hpr, one per endpoint, held for the create
+// request only (10–15 ms). Where no lock file can be made, creates go
+// unserialised, as before.
+func lockKeepIDCreate(ctx context.Context, endpoint string) (unlock func(), err error) {
+	f, err := openLockFile(endpoint)
+	if err != nil {
+		return func() {}, nil
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() {
+				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+				f.Close()
+			}, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return func() {}, nil
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for another hpr's container create on %s: %w", endpoint, context.Cause(ctx))
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+func openLockFile(endpoint string) (*os.File, error) {
+	dir := os.Getenv("XDG_RUNTIME_DIR")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), fmt.Sprintf("hpr-%d", os.Getuid()))
+	} else {
+		dir = filepath.Join(dir, "hpr")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(endpoint))
+	return os.OpenFile(filepath.Join(dir, "podman-create-"+hex.EncodeToString(sum[:8])+".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+}
