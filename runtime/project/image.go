@@ -70,6 +70,12 @@ func (p *Project) BuildArgs(h idmap.Host, e idmap.Engine) (map[string]string, er
 // build found by its tag) the result is the engine's whole answer (ID set),
 // which runtime.PlanImage takes instead of inspecting it again; otherwise
 // only Ref is set.
+//
+// The hash covers the base images' IDs, which only the engine knows. So that
+// an unchanged build costs one round trip, not two, the tag the same local
+// inputs had last time (remembered under hpr's cache directory) is inspected
+// while the base images are: when the bases are unchanged too, that answer
+// is the one needed (on Podman each inspect is 4–7 ms).
 func (p *Project) EnsureImage(ctx context.Context, e runtime.Engine, facts idmap.Engine, h idmap.Host, policy BuildPolicy, out io.Writer) (runtime.Image, error) {
 	if !p.Image.Building() {
 		return runtime.Image{Ref: p.Image.Ref}, nil
@@ -78,16 +84,43 @@ func (p *Project) EnsureImage(ctx context.Context, e runtime.Engine, facts idmap
 	if err != nil {
 		return runtime.Image{}, err
 	}
-	key, err := p.buildKey(ctx, e, args)
+	in, err := p.localInputs(args)
+	if err != nil {
+		return runtime.Image{}, err
+	}
+	type lookup struct {
+		img runtime.Image
+		err error
+	}
+	var guessed chan lookup
+	guess := ""
+	if policy != BuildAlways {
+		guess = p.lastTag(in.hash)
+	}
+	if guess != "" {
+		guessed = make(chan lookup, 1)
+		go func() {
+			img, err := e.Image(ctx, guess)
+			guessed <- lookup{img, err}
+		}()
+	}
+	key, err := in.key(ctx, e, p.Image.Dockerfile)
 	if err != nil {
 		return runtime.Image{}, err
 	}
 	tag := "hpr-" + p.Name + ":" + key[:12]
 	if policy != BuildAlways {
-		img, err := e.Image(ctx, tag)
+		var img runtime.Image
+		if guess == tag {
+			g := <-guessed
+			img, err = g.img, g.err
+		} else {
+			img, err = e.Image(ctx, tag)
+		}
 		switch {
 		case err == nil:
 			img.Ref = tag
+			p.rememberTag(in.hash, tag)
 			return img, nil
 		case !errors.Is(err, runtime.ErrNotFound):
 			return runtime.Image{}, fmt.Errorf("inspecting image %s: %w", tag, err)
@@ -109,18 +142,43 @@ func (p *Project) EnsureImage(ctx context.Context, e runtime.Engine, facts idmap
 	if err != nil {
 		return runtime.Image{}, fmt.Errorf("building %s: %w", tag, err)
 	}
+	p.rememberTag(in.hash, tag)
 	return runtime.Image{Ref: tag}, nil
 }
 
-// buildKey hashes everything a build reads: the Dockerfile, .dockerignore,
-// the build args, the IDs of the base images (which also checks that they
-// exist: hpr never pulls), and the context files COPY and ADD use — only
-// those, so the cost does not grow with the project unless the Dockerfile
-// copies all of it.
-func (p *Project) buildKey(ctx context.Context, e runtime.Engine, args map[string]string) (string, error) {
+// buildInputs are a build's inputs on this machine: hash covers the
+// Dockerfile, .dockerignore, the build args and the context files COPY and
+// ADD use — only those, so the cost does not grow with the project unless
+// the Dockerfile copies all of it; bases are the FROM images, whose IDs the
+// key adds.
+type buildInputs struct {
+	hash  string
+	bases []string
+}
+
+// key is the hash of everything a build reads: the local inputs and the
+// IDs of the base images (which also checks that they exist: hpr never
+// pulls).
+func (in buildInputs) key(ctx context.Context, e runtime.Engine, dockerfile string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "inputs %s\n", in.hash)
+	for _, b := range in.bases {
+		img, err := e.Image(ctx, b)
+		if errors.Is(err, runtime.ErrNotFound) {
+			return "", fmt.Errorf("base image %s of %s is not on this engine: import or build it first (hpr never pulls): %w", b, dockerfile, runtime.ErrNotFound)
+		}
+		if err != nil {
+			return "", fmt.Errorf("inspecting base image %s: %w", b, err)
+		}
+		fmt.Fprintf(h, "base %d\n%s@%s\n", len(b)+1+len(img.ID), b, img.ID)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func (p *Project) localInputs(args map[string]string) (buildInputs, error) {
 	df, err := os.ReadFile(p.Image.Dockerfile)
 	if err != nil {
-		return "", fmt.Errorf("reading the Dockerfile: %w", err)
+		return buildInputs{}, fmt.Errorf("reading the Dockerfile: %w", err)
 	}
 	h := sha256.New()
 	field := func(name, value string) { fmt.Fprintf(h, "%s %d\n%s\n", name, len(value), value) }
@@ -130,16 +188,16 @@ func (p *Project) buildKey(ctx context.Context, e runtime.Engine, args map[strin
 	ctxDir := p.Image.BuildContext
 	ignore, err := os.ReadFile(filepath.Join(ctxDir, ".dockerignore"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("reading .dockerignore: %w", err)
+		return buildInputs{}, fmt.Errorf("reading .dockerignore: %w", err)
 	}
 	field("dockerignore", string(ignore))
 	patterns, err := ignorefile.ReadAll(strings.NewReader(string(ignore)))
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", filepath.Join(ctxDir, ".dockerignore"), err)
+		return buildInputs{}, fmt.Errorf("%s: %w", filepath.Join(ctxDir, ".dockerignore"), err)
 	}
 	pm, err := patternmatcher.New(patterns)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", filepath.Join(ctxDir, ".dockerignore"), err)
+		return buildInputs{}, fmt.Errorf("%s: %w", filepath.Join(ctxDir, ".dockerignore"), err)
 	}
 
 	keys := make([]string, 0, len(args))
@@ -153,29 +211,74 @@ func (p *Project) buildKey(ctx context.Context, e runtime.Engine, args map[strin
 
 	bases, err := dockerfile.BaseImages(df, args)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", p.Image.Dockerfile, err)
+		return buildInputs{}, fmt.Errorf("%s: %w", p.Image.Dockerfile, err)
 	}
-	for _, b := range bases {
-		img, err := e.Image(ctx, b)
-		if errors.Is(err, runtime.ErrNotFound) {
-			return "", fmt.Errorf("base image %s of %s is not on this engine: import or build it first (hpr never pulls): %w", b, p.Image.Dockerfile, runtime.ErrNotFound)
-		}
-		if err != nil {
-			return "", fmt.Errorf("inspecting base image %s: %w", b, err)
-		}
-		field("base", b+"@"+img.ID)
-	}
-
 	srcs, err := dockerfile.Sources(df, args)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", p.Image.Dockerfile, err)
+		return buildInputs{}, fmt.Errorf("%s: %w", p.Image.Dockerfile, err)
 	}
 	for _, src := range srcs {
 		if err := hashSource(h, ctxDir, src, pm); err != nil {
-			return "", err
+			return buildInputs{}, err
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return buildInputs{hash: hex.EncodeToString(h.Sum(nil)), bases: bases}, nil
+}
+
+// lastTag is the tag recorded for these local inputs of the project, or "".
+func (p *Project) lastTag(inputs string) string {
+	data, err := os.ReadFile(p.tagMemo())
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if in, tag, ok := strings.Cut(line, " "); ok && in == inputs {
+			return tag
+		}
+	}
+	return ""
+}
+
+// rememberTag records tag for the local inputs, keeping the last few
+// (engines and modes differ in build args, hence in inputs). Best effort:
+// the memo only saves a round trip.
+func (p *Project) rememberTag(inputs, tag string) {
+	path := p.tagMemo()
+	if p.lastTag(inputs) == tag || path == "" {
+		return
+	}
+	lines := []string{inputs + " " + tag}
+	if data, err := os.ReadFile(path); err == nil {
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			if in, _, ok := strings.Cut(l, " "); ok && in != inputs && len(lines) < tagMemoSize {
+				lines = append(lines, l)
+			}
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tags-*")
+	if err != nil {
+		return
+	}
+	_, werr := tmp.WriteString(strings.Join(lines, "\n") + "\n")
+	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), path) != nil {
+		os.Remove(tmp.Name())
+	}
+}
+
+// tagMemoSize is how many input sets a project's memo keeps.
+const tagMemoSize = 8
+
+// tagMemo is the file that remembers the project's recent build tags.
+func (p *Project) tagMemo() string {
+	dir, err := runtime.CacheDir()
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(p.RealRoot))
+	return filepath.Join(dir, "builds", hex.EncodeToString(sum[:8]))
 }
 
 // hashSource hashes the context files a COPY/ADD source names (a path or a

@@ -1,0 +1,165 @@
+package project
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/runtime"
+)
+
+// fakeImages is an engine that knows images by reference and builds by
+// recording the tag. Only EnsureImage's decisions are tested here; real
+// builds are tested against the engines.
+type fakeImages struct {
+	runtime.Engine // not called: a call panics
+
+	mu     sync.Mutex
+	ids    map[string]string // ref → image ID
+	builds []string
+	// With pairUp, an inspect waits (up to a second) for a second one to be
+	// under way at the same time; maxInFlight is the most seen at once.
+	pairUp      bool
+	inFlight    int
+	maxInFlight int
+	paired      chan struct{}
+}
+
+func (f *fakeImages) Image(ctx context.Context, ref string) (runtime.Image, error) {
+	f.mu.Lock()
+	f.inFlight++
+	f.maxInFlight = max(f.maxInFlight, f.inFlight)
+	if f.inFlight == 2 && f.paired != nil {
+		close(f.paired)
+	}
+	pairUp, paired := f.pairUp, f.paired
+	f.mu.Unlock()
+	if pairUp {
+		select {
+		case <-paired:
+		case <-time.After(time.Second):
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inFlight--
+	id, ok := f.ids[ref]
+	if !ok {
+		return runtime.Image{}, runtime.ErrNotFound
+	}
+	return runtime.Image{ID: id, Ref: ref}, nil
+}
+
+func (f *fakeImages) Build(ctx context.Context, o runtime.BuildOptions) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.builds = append(f.builds, o.Tag)
+	f.ids[o.Tag] = "sha256:built-" + o.Tag
+	return nil
+}
+
+func TestEnsureImageBuildsOnlyWhenInputsChange(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	path := writeProject(t, "app", "[image]\nbuild = \".\"\n")
+	dir := filepath.Dir(path)
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("Dockerfile", "FROM base:1\nARG UID\nCOPY Gemfile /app/\nUSER ${UID}\n")
+	write("Gemfile", "gem 'jekyll'\n")
+	write("README", "not copied\n")
+	p, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeImages{ids: map[string]string{"base:1": "sha256:b1"}}
+	host := idmap.Host{UID: 1000, GID: 1000}
+	facts := idmap.Engine{Kind: idmap.KindDocker}
+	ensure := func(policy BuildPolicy) (runtime.Image, error) {
+		t.Helper()
+		return p.EnsureImage(t.Context(), f, facts, host, policy, io.Discard)
+	}
+	first, err := ensure(BuildIfChanged)
+	if err != nil || len(f.builds) != 1 || first.Ref != f.builds[0] || !strings.HasPrefix(first.Ref, "hpr-app:") {
+		t.Fatalf("first = %+v, %v; builds %v: want one build, its tag returned", first, err, f.builds)
+	}
+	again, err := ensure(BuildIfChanged)
+	if err != nil || len(f.builds) != 1 || again.Ref != first.Ref || again.ID == "" {
+		t.Fatalf("unchanged = %+v, %v; builds %v: want no build, the tag inspected", again, err, f.builds)
+	}
+
+	write("README", "changed, but not copied\n")
+	if img, _ := ensure(BuildIfChanged); img.Ref != first.Ref || len(f.builds) != 1 {
+		t.Errorf("a file the build does not copy changed: %s, builds %v; want no build", img.Ref, f.builds)
+	}
+	for _, change := range []struct {
+		name string
+		do   func()
+	}{
+		{"a copied file", func() { write("Gemfile", "gem 'jekyll', '4.3'\n") }},
+		{"the Dockerfile", func() { write("Dockerfile", "FROM base:1\nARG UID\nCOPY Gemfile /app/\nUSER ${UID}\nRUN true\n") }},
+		{"the base image's ID", func() { f.ids["base:1"] = "sha256:b2" }},
+		{"a build arg (the user)", func() { host.UID = 1001 }},
+	} {
+		before := len(f.builds)
+		change.do()
+		img, err := ensure(BuildIfChanged)
+		if err != nil || len(f.builds) != before+1 || img.Ref == first.Ref {
+			t.Errorf("after changing %s: %+v, %v, builds %v; want a build under a new tag", change.name, img, err, f.builds)
+		}
+		if again, err := ensure(BuildIfChanged); err != nil || again.Ref != img.Ref || len(f.builds) != before+1 {
+			t.Errorf("after changing %s, the next run: %+v, %v; want the new tag, no build", change.name, again, err)
+		}
+	}
+
+	// A base image that is not there is an error naming it: hpr never pulls.
+	delete(f.ids, "base:1")
+	if _, err := ensure(BuildIfChanged); !errors.Is(err, runtime.ErrNotFound) || !strings.Contains(err.Error(), "base:1") {
+		t.Errorf("missing base = %v, want ErrNotFound naming base:1", err)
+	}
+	f.ids["base:1"] = "sha256:b3"
+	if _, err := ensure(BuildNever); !errors.Is(err, ErrNotBuilt) {
+		t.Errorf("BuildNever with a new base = %v, want ErrNotBuilt", err)
+	}
+	before := len(f.builds)
+	if _, err := ensure(BuildAlways); err != nil || len(f.builds) != before+1 {
+		t.Errorf("BuildAlways = %v, builds %v; want a build", err, f.builds)
+	}
+}
+
+// An unchanged build asks the engine about the base image and the tag at
+// the same time: one round trip, not two.
+func TestEnsureImageUnchangedIsOneRoundTrip(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	path := writeProject(t, "app", "[image]\nbuild = \".\"\n")
+	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "Dockerfile"), []byte("FROM base:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeImages{ids: map[string]string{"base:1": "sha256:b1"}}
+	host, facts := idmap.Host{UID: 1000, GID: 1000}, idmap.Engine{Kind: idmap.KindDocker}
+	if _, err := p.EnsureImage(t.Context(), f, facts, host, BuildIfChanged, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	f.pairUp, f.paired, f.maxInFlight = true, make(chan struct{}), 0
+	img, err := p.EnsureImage(t.Context(), f, facts, host, BuildIfChanged, io.Discard)
+	if err != nil || img.ID == "" || len(f.builds) != 1 {
+		t.Fatalf("unchanged = %+v, %v, builds %v", img, err, f.builds)
+	}
+	if f.maxInFlight != 2 {
+		t.Errorf("at most %d inspect(s) at once, want the base's and the tag's together", f.maxInFlight)
+	}
+}
