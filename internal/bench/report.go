@@ -251,53 +251,23 @@ func (r *report) markdown() string {
 		q("Each step is the time since the previous trace line; *outside* is the traced run's wall time minus its last trace line's offset from the runtime's start: exec, Go runtime and package init, exit. ")
 		q("*wait* (Docker) or *exited* (Podman) holds the container's own run time.\n\n")
 		order := traceColumns(r.m1)
-		q("| engine |")
-		for _, st := range order {
-			q(" %s |", st)
-		}
-		q(" outside | traced run |\n|---|")
-		for range order {
-			q("---|")
-		}
-		q("---|---|\n")
+		stepHeader(q, order, "outside", "traced run")
 		for _, row := range r.m1 {
 			if row.Err != "" || row.Traced.N == 0 {
 				continue
 			}
-			q("| %s |", row.Mode)
-			for _, st := range order {
-				if v, ok := row.Trace[st]; ok {
-					q(" %s |", ms(v))
-				} else {
-					q(" — |")
-				}
-			}
+			stepCells(q, row.Mode, order, row.Trace)
 			q(" %s | %s |\n", ms(row.Outside), ms(row.Traced.Med))
 		}
 		q("\nThe raw sequence's calls (in-process, engine opened once) and, for reference, one uncached Info call (what detection costs when it has to ask the engine):\n\n")
 		q("*exited* is the inspect (or inspects: up to four, 35 ms apart) that reads the exit status once the output has ended; where it answers, the run does not wait for *wait*, and on Podman, which removes the exited container itself, not for *remove* either (— in the table). ")
 		q("*hpr's own work* is the traced run's time outside the engine calls of the run sequence: its steps before the sequence plus *outside* (exec, init, exit). It estimates the same overhead as *hpr − raw* without the engine's run-to-run spread, which the pairwise difference of two whole runs carries (the budget column uses *hpr − raw*, as the budget says).\n\n")
-		q("| engine |")
-		for _, st := range rawStepOrder {
-			q(" %s |", st)
-		}
-		q(" raw total | hpr before the run sequence | hpr's own work | hpr − raw | uncached Info |\n|---|")
-		for range rawStepOrder {
-			q("---|")
-		}
-		q("---|---|---|---|---|\n")
+		stepHeader(q, rawStepOrder, "raw total", "hpr before the run sequence", "hpr's own work", "hpr − raw", "uncached Info")
 		for _, row := range r.m1 {
 			if row.Err != "" || row.Raw.N == 0 {
 				continue
 			}
-			q("| %s |", row.Mode)
-			for _, st := range rawStepOrder {
-				if v, ok := row.RawSteps[st]; ok {
-					q(" %s |", ms(v))
-				} else {
-					q(" — |")
-				}
-			}
+			stepCells(q, row.Mode, rawStepOrder, row.RawSteps)
 			q(" %s | %s | %s | %s | %s |\n", ms(row.Raw.Med), ms(preRun(row)), ms(preRun(row)+row.Outside), ms(row.Overhead), fmtStat(row.Info))
 		}
 		q("\nBack to back: the same commands, each started the moment the same command before it returned (no pause for the engine between them; every other arm starts on an engine at rest). hpr returns once the exit status is read and leaves an exited container's removal to Podman, which does it after hpr has returned (0.2–0.3 s of cleanup on rootful Podman: netavark deleting the container's firewall rules); a run started within that time waits for it inside the engine. The CLI waits for the removal before it returns. No budget: this shows where the deferred cost goes.\n\n")
@@ -540,6 +510,26 @@ func (r *report) markdown() string {
 	}
 	w.WriteString(body.String())
 	return w.String()
+}
+
+// stepHeader writes the header of a table with an engine column, a column
+// per step, then the tail columns.
+func stepHeader(q func(string, ...any), steps []string, tail ...string) {
+	cols := append(append([]string{"engine"}, steps...), tail...)
+	q("| %s |\n|%s\n", strings.Join(cols, " | "), strings.Repeat("---|", len(cols)))
+}
+
+// stepCells opens a row with the engine and a cell per step ("—" for a step
+// the row lacks); the caller writes the tail cells.
+func stepCells(q func(string, ...any), mode string, steps []string, vals map[string]time.Duration) {
+	q("| %s |", mode)
+	for _, st := range steps {
+		if v, ok := vals[st]; ok {
+			q(" %s |", ms(v))
+		} else {
+			q(" — |")
+		}
+	}
 }
 
 // rawStepOrder are the engine calls of the run sequence, in order.

@@ -163,26 +163,25 @@ func medianDur(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}
-	ds = slices.Clone(ds)
-	slices.Sort(ds)
-	n := len(ds)
-	if n%2 == 1 {
-		return ds[n/2]
-	}
-	return (ds[n/2-1] + ds[n/2]) / 2
+	return median(ds)
 }
 
 func medianF(fs []float64) float64 {
 	if len(fs) == 0 {
 		return math.NaN()
 	}
-	fs = slices.Clone(fs)
-	slices.Sort(fs)
-	n := len(fs)
+	return median(fs)
+}
+
+// median of a non-empty slice (the mean of the middle two for an even count).
+func median[T ~int64 | ~float64](xs []T) T {
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	n := len(xs)
 	if n%2 == 1 {
-		return fs[n/2]
+		return xs[n/2]
 	}
-	return (fs[n/2-1] + fs[n/2]) / 2
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 // pairRatio is the median over rounds of a[i]/b[i], where both succeeded.

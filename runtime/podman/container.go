@@ -42,7 +42,6 @@ func (e *Engine) Create(ctx context.Context, cs runtime.ContainerSpec) (string, 
 		return "", fmt.Errorf("creating container of %s: %w", cs.Image, err)
 	}
 	s.Remove = &selfRemove
-	created := time.Now()
 	if s.UserNS.NSMode == specgen.KeepID {
 		unlock, err := lockKeepIDCreate(ctx, e.endpoint)
 		if err != nil {
@@ -68,7 +67,6 @@ func (e *Engine) Create(ctx context.Context, cs runtime.ContainerSpec) (string, 
 		e.removeQuietly(ctx, r.ID)
 		return "", fmt.Errorf("creating container of %s: %w", cs.Image, err)
 	}
-	e.created.Store(r.ID, created)
 	return r.ID, nil
 }
 
@@ -412,17 +410,14 @@ func (e *Engine) Exited(ctx context.Context, id string) (runtime.ExitState, erro
 
 // exitFromEvents finds the exit code of a container in the service's
 // "died" event (Podman 4.3's wait cannot answer for a removed container).
-// It reads the service's event log: 25–40 ms here, so only a fallback.
+// It reads the service's whole event log (Podman 4.3 filters after reading,
+// with or without a since): 25–40 ms here, so only a fallback.
 func (e *Engine) exitFromEvents(ctx context.Context, id string) (int, error) {
 	c, cancel := e.call(ctx)
 	defer cancel()
 	opts := &system.EventsOptions{
 		Filters: map[string][]string{"container": {id}, "event": {"died"}},
 		Stream:  new(bool),
-	}
-	if t, ok := e.created.Load(id); ok {
-		since := t.(time.Time).Add(-time.Second).Format(time.RFC3339Nano)
-		opts.Since = &since
 	}
 	ch := make(chan entitiesTypes.Event, 4)
 	if err := system.Events(c, ch, nil, opts); err != nil {
@@ -480,7 +475,6 @@ func (e *Engine) Remove(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("removing %s: %w", id, e.translate(ctx, err))
 	}
-	e.created.Delete(id)
 	return nil
 }
 

@@ -46,9 +46,6 @@ type Engine struct {
 	closeConn context.CancelCauseFunc
 	// etc remembers images' identity files; see etcCache.
 	etc etcCache
-	// created holds the creation time of the containers this Engine made
-	// (id → time.Time), to bound an event-log lookup; see exitFromEvents.
-	created sync.Map
 	// attachFailed holds the OCI runtime's complaint about a container's
 	// command when Attach met it (id → error); Start reports it.
 	attachFailed sync.Map

@@ -120,7 +120,9 @@ func (p *Project) EnsureImage(ctx context.Context, e runtime.Engine, facts idmap
 		switch {
 		case err == nil:
 			img.Ref = tag
-			p.rememberTag(in.hash, tag)
+			if guess != tag {
+				p.rememberTag(in.hash, tag)
+			}
 			return img, nil
 		case !errors.Is(err, runtime.ErrNotFound):
 			return runtime.Image{}, fmt.Errorf("inspecting image %s: %w", tag, err)
@@ -244,7 +246,7 @@ func (p *Project) lastTag(inputs string) string {
 // the memo only saves a round trip.
 func (p *Project) rememberTag(inputs, tag string) {
 	path := p.tagMemo()
-	if p.lastTag(inputs) == tag || path == "" {
+	if path == "" {
 		return
 	}
 	lines := []string{inputs + " " + tag}
