@@ -46,10 +46,11 @@ const RemoveTimeout = 15 * time.Second
 // The exit status is read as soon as the output streams end (Exited), and
 // otherwise when Wait returns. A container the engine removes by itself
 // (ExitState.SelfRemoving: Podman) is then left to the engine: Run returns
-// without waiting for the engine's cleanup (0.2–0.3 s on rootful Podman).
-// Its published ports are free by then (conmon, which holds them, has
-// exited), and the engine's next container of any run waits for that
-// cleanup inside the engine.
+// without waiting for the engine's cleanup (0.2–0.3 s on rootful Podman),
+// and the engine's next container of any run waits for that cleanup inside
+// the engine. A container that published ports is removed by Run as before,
+// so the ports are free when it returns (rootless Podman's rootlessport
+// holds them until the cleanup).
 func Run(ctx context.Context, e Engine, opts RunOptions) (code int, err error) {
 	spec, err := withIdentity(opts.Spec)
 	if err != nil {
@@ -154,7 +155,9 @@ func Run(ctx context.Context, e Engine, opts RunOptions) (code int, err error) {
 				continue
 			}
 			Trace("exited")
-			leaveToEngine = st.SelfRemoving
+			// Published ports stay taken until the engine's cleanup (rootless
+			// Podman's rootlessport holds them): wait for it then.
+			leaveToEngine = st.SelfRemoving && len(opts.Spec.Ports) == 0
 			return exitCode(st.Code), nil
 		case r := <-waited:
 			if r.err != nil {

@@ -111,8 +111,8 @@ func TestRunReadsExitWhenOutputEnds(t *testing.T) {
 	}{
 		{"self-removing engine: left to it", []ExitState{{Exited: true, Code: 3, SelfRemoving: true}}, nil, 0},
 		{"engine that does not remove: removed", []ExitState{{Exited: true, Code: 3}}, nil, 1},
-		{"published ports: left to the engine too", []ExitState{{Exited: true, Code: 3, SelfRemoving: true}},
-			[]Port{{HostPort: 5000, ContainerPort: 5000}}, 0},
+		{"published ports: removed, so they are free when Run returns", []ExitState{{Exited: true, Code: 3, SelfRemoving: true}},
+			[]Port{{HostPort: 5000, ContainerPort: 5000}}, 1},
 		{"status seen on the third look", []ExitState{{}, {}, {Exited: true, Code: 3, SelfRemoving: true}}, nil, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

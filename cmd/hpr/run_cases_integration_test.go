@@ -65,7 +65,8 @@ func TestRunAdHoc(t *testing.T) {
 			}
 		}
 		// A published port is free on the host once hpr has returned, also
-		// where the engine removes the container later (Podman).
+		// where the engine removes containers itself (Podman: hpr waits for
+		// that when ports were published).
 		port := strconv.Itoa(freePort(t))
 		for i := range 2 {
 			if code, _, errOut := hpr(t, dir, nil, "run", "--engine", te.Endpoint, "--image", base, "-p", port+":8080", "--", "true"); code != 0 {
