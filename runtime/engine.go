@@ -121,8 +121,13 @@ type Port struct {
 // ContainerSpec is everything needed to create a container.
 type ContainerSpec struct {
 	// Name is optional; empty lets the engine choose.
-	Name  string
-	Image string
+	Name string
+	// Image names the image to run; ImageID, when set, is the image it was
+	// planned for, and the container is created from exactly that image
+	// (the name only labels it), so a tag moved since the inspect cannot
+	// run under another image's plan.
+	Image   string
+	ImageID string
 	// Entrypoint and Cmd replace the image's when not nil.
 	Entrypoint []string
 	Cmd        []string
@@ -210,6 +215,9 @@ type Engine interface {
 
 	// Image inspects a local image; ErrNotFound when absent. Never pulls.
 	Image(ctx context.Context, ref string) (Image, error)
+	// ImageExists reports whether a local image answers to ref (a name or
+	// an image ID) — cheaper than Image where the engine has a call for it.
+	ImageExists(ctx context.Context, ref string) (bool, error)
 	// ReadImageFile returns the content of a regular file inside an image
 	// (used for /etc/passwd and /etc/group); ErrNotFound when absent.
 	ReadImageFile(ctx context.Context, ref, path string) ([]byte, error)

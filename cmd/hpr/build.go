@@ -36,7 +36,7 @@ The image is tagged hpr-<name>:<hash of the inputs>; its tag is printed.`,
 			if force {
 				policy = project.BuildAlways
 			}
-			img, err := sess.proj.EnsureImage(cmd.Context(), sess.engine, sess.engine.About.Facts, sess.host, policy, s.err)
+			img, err := sess.proj.EnsureImage(cmd.Context(), sess.engine, sess.engine.About, sess.host, policy, s.err)
 			if err != nil {
 				return withCode(exitFailure, err)
 			}

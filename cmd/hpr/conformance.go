@@ -234,7 +234,7 @@ func (t conformanceTarget) projectImage(ctx context.Context, e *detect.Engine) (
 	if err != nil {
 		return "", fmt.Errorf("reading who you are: %w", err)
 	}
-	img, err := t.proj.EnsureImage(ctx, e, e.About.Facts, host, project.BuildNever, io.Discard)
+	img, err := t.proj.EnsureImage(ctx, e, e.About, host, project.BuildNever, io.Discard)
 	if errors.Is(err, project.ErrNotBuilt) {
 		return "", fmt.Errorf("%w (here: hpr build --engine %s)", err, e.About.Endpoint)
 	}

@@ -153,7 +153,7 @@ func buildPolicy(build, noBuild bool) project.BuildPolicy {
 func (sess *session) containerSpec(ctx context.Context, s *streams, policy project.BuildPolicy, env, publish []string) (runtime.ContainerSpec, error) {
 	p := sess.proj
 	e := sess.engine
-	img, err := p.EnsureImage(ctx, e, e.About.Facts, sess.host, policy, s.err)
+	img, err := p.EnsureImage(ctx, e, e.About, sess.host, policy, s.err)
 	if err != nil {
 		return runtime.ContainerSpec{}, withCode(exitFailure, err)
 	}
@@ -201,6 +201,7 @@ func (sess *session) containerSpec(ctx context.Context, s *streams, policy proje
 	return runtime.ContainerSpec{
 		Name:       "hpr-" + p.Name + "-" + randomSuffix(),
 		Image:      ref,
+		ImageID:    planned.Image.ID,
 		Entrypoint: p.Run.Entrypoint,
 		Cmd:        p.Run.Command,
 		Env:        append(append([]string(nil), p.Run.Env...), cliEnv...),

@@ -10,8 +10,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hostpersist/hpr/internal/testenv"
+	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/detect"
 )
 
 const base = "debian:bookworm-slim"
@@ -163,4 +166,54 @@ func write(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestRunRebuildsRemovedImage: the image an earlier run built and hpr
+// remembers (its ID and config, so an unchanged build skips the tag's
+// inspect) is built again once it is gone from the engine, and a run after
+// an edit of a copied file runs the new build, never the remembered one.
+func TestRunRebuildsRemovedImage(t *testing.T) {
+	testenv.NonRoot(t)
+	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
+		dir := t.TempDir()
+		write(t, filepath.Join(dir, "Dockerfile"), "FROM debian:bookworm-slim\nCOPY marker /marker\n")
+		write(t, filepath.Join(dir, "marker"), "one\n")
+		write(t, filepath.Join(dir, "hpr.toml"), "name = \"rebuild\"\n[image]\nbuild = \".\"\n[run]\ncommand = [\"cat\", \"/marker\"]\n")
+		runOnce := func(want string) {
+			t.Helper()
+			if code, out, errOut := hpr(t, dir, nil, "run", "--engine", te.Endpoint); code != 0 || out != want {
+				t.Fatalf("run: exit %d, output %q (want %q), stderr %q", code, out, want, errOut)
+			}
+		}
+		runOnce("one\n")
+		runOnce("one\n") // from the memo
+		code, out, errOut := hpr(t, dir, nil, "build", "--engine", te.Endpoint)
+		if code != 0 {
+			t.Fatalf("build: exit %d, stderr %q", code, errOut)
+		}
+		tag := strings.TrimSpace(out)
+		e, err := detect.Open(t.Context(), te.Endpoint, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		// Podman may still be removing the last run's container, which uses
+		// the image.
+		real, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left, err := runtime.Settle(t.Context(), e, map[string]string{runtime.LabelProject: real}, 10*time.Second); err != nil || len(left) > 0 {
+			t.Fatalf("containers left: %v, %v", left, err)
+		}
+		if err := e.RemoveImage(t.Context(), tag); err != nil {
+			t.Fatalf("removing %s: %v", tag, err)
+		}
+		runOnce("one\n")
+		if ok, err := e.ImageExists(t.Context(), tag); err != nil || !ok {
+			t.Errorf("after the run, %s exists = %v, %v: want it built again", tag, ok, err)
+		}
+		write(t, filepath.Join(dir, "marker"), "two\n")
+		runOnce("two\n")
+	})
 }

@@ -310,7 +310,8 @@ func (b *bench) infoArm(ctx context.Context, mode string) func() result {
 }
 
 // buildCheckArm times, in-process, the unchanged-build check of a project
-// (load hpr.toml, hash the build inputs, inspect the tag).
+// (load hpr.toml, hash the build inputs, inspect the base image while
+// asking whether the image built last time still exists).
 func (b *bench) buildCheckArm(ctx context.Context, mode, dir string) func() result {
 	return func() result {
 		e := b.opened[mode]
@@ -325,7 +326,7 @@ func (b *bench) buildCheckArm(ctx context.Context, mode, dir string) func() resu
 			return result{Err: err.Error()}
 		}
 		s := time.Now()
-		if _, err := p.EnsureImage(ctx, e, e.About.Facts, b.host, project.BuildNever, io.Discard); err != nil {
+		if _, err := p.EnsureImage(ctx, e, e.About, b.host, project.BuildNever, io.Discard); err != nil {
 			return result{Err: err.Error()}
 		}
 		t.since("ensure", s)

@@ -166,7 +166,8 @@ func Standard(xdgRuntimeDir string) []Candidate {
 }
 
 // Open opens the engine at uri with the backend for kind (asked of the
-// endpoint when kind is empty) and reads its Info.
+// endpoint when kind is empty) and reads its Info. A kind given means the
+// caller has just pinged uri (probe does), so Open does not ping again.
 func Open(ctx context.Context, uri string, kind idmap.Kind) (*Engine, error) {
 	if kind == "" {
 		k, err := runtime.Ping(ctx, uri)
@@ -183,7 +184,7 @@ func Open(ctx context.Context, uri string, kind idmap.Kind) (*Engine, error) {
 	case idmap.KindDocker:
 		e, err = docker.New(uri)
 	case idmap.KindPodman:
-		e, err = podman.New(ctx, uri)
+		e, err = podman.Connect(ctx, uri)
 	default:
 		return nil, fmt.Errorf("endpoint %s: unknown engine kind %q", uri, kind)
 	}

@@ -58,8 +58,12 @@ func containerConfig(spec runtime.ContainerSpec) (*container.Config, *container.
 		return nil, nil, fmt.Errorf("%w: user namespace mode %q is Podman's; docker knows only \"host\"", runtime.ErrUnsupported, p.Userns)
 	}
 
+	image := spec.Image
+	if spec.ImageID != "" {
+		image = spec.ImageID
+	}
 	cfg := &container.Config{
-		Image:        spec.Image,
+		Image:        image,
 		Entrypoint:   spec.Entrypoint,
 		Cmd:          spec.Cmd,
 		Env:          mergeEnv(spec.Env, p.Env),

@@ -30,6 +30,19 @@ const cleanupTimeout = 10 * time.Second
 // labelPurpose marks containers hpr creates for its own use, never started.
 const labelPurpose = "io.hpr.purpose"
 
+// ImageExists reports whether a local image answers to ref. Docker has no
+// cheaper call than the inspect (about a millisecond).
+func (e *Engine) ImageExists(ctx context.Context, ref string) (bool, error) {
+	_, err := e.c.ImageInspect(ctx, ref)
+	if err == nil {
+		return true, nil
+	}
+	if err := e.translate(err); errors.Is(err, runtime.ErrNotFound) {
+		return false, nil
+	}
+	return false, fmt.Errorf("looking up image %s: %w", ref, e.translate(err))
+}
+
 // Image inspects a local image; it never pulls.
 func (e *Engine) Image(ctx context.Context, ref string) (runtime.Image, error) {
 	ii, err := e.c.ImageInspect(ctx, ref)

@@ -6,6 +6,7 @@
 package enginetest
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -306,6 +307,39 @@ func Run(t *testing.T, env Env) {
 		}
 		if _, err := f.e.Image(ctx, ref); !errors.Is(err, runtime.ErrNotFound) {
 			t.Errorf("after the run, %s exists (pulled?): %v", ref, err)
+		}
+	})
+
+	t.Run("ImagePinnedByID", func(t *testing.T) {
+		ctx := context.Background()
+		for ref, want := range map[string]bool{BaseImage: true, f.planned.Image.ID: true, "hpr-no-such-image:never": false} {
+			if ok, err := f.e.ImageExists(ctx, ref); err != nil || ok != want {
+				t.Errorf("ImageExists(%s) = %v, %v; want %v", ref, ok, err, want)
+			}
+		}
+		// An image with one file and no shell under a name; the container is
+		// created with that name and the base image's ID, and must run the
+		// base image (cat exists only there).
+		ref := fmt.Sprintf("hpr-pin-test:%d", time.Now().UnixNano())
+		var tarball bytes.Buffer
+		tw := tar.NewWriter(&tarball)
+		_ = tw.WriteHeader(&tar.Header{Name: "only-file", Mode: 0o644, Size: 3, Typeflag: tar.TypeReg})
+		_, _ = tw.Write([]byte("hi\n"))
+		_ = tw.Close()
+		if err := f.e.Import(ctx, runtime.ImportOptions{Ref: ref, Tar: &tarball}); err != nil {
+			t.Fatalf("importing %s: %v", ref, err)
+		}
+		defer func() {
+			f.noneLeft(t)
+			if err := f.e.RemoveImage(ctx, ref); err != nil {
+				t.Errorf("removing %s: %v", ref, err)
+			}
+		}()
+		s := f.spec(t, "cat", "/etc/debian_version")
+		s.Image, s.ImageID = ref, f.planned.Image.ID
+		res := f.run(t, runtime.RunOptions{Spec: s})
+		if res.code != 0 || strings.TrimSpace(res.stdout) == "" {
+			t.Errorf("run of %s pinned to %s: exit %d, stdout %q, stderr %q; want the base image's /etc/debian_version", ref, f.planned.Image.ID, res.code, res.stdout, res.stderr)
 		}
 	})
 

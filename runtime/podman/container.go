@@ -129,6 +129,9 @@ func dirArchive(dirs []string, uid, gid int) ([]byte, error) {
 // specGenerator translates a ContainerSpec into libpod's. It is pure.
 func specGenerator(cs runtime.ContainerSpec) (*specgen.SpecGenerator, error) {
 	s := specgen.NewSpecGenerator(cs.Image, false)
+	if cs.ImageID != "" {
+		s.Image, s.RawImageName = cs.ImageID, cs.Image
+	}
 	s.Name = cs.Name
 	s.Entrypoint = cs.Entrypoint
 	s.Command = cs.Cmd

@@ -38,6 +38,18 @@ func (e *Engine) Image(ctx context.Context, ref string) (runtime.Image, error) {
 	return img, nil
 }
 
+// ImageExists reports whether a local image answers to ref: libpod's
+// exists call, under a millisecond where an inspect takes 4–6 ms.
+func (e *Engine) ImageExists(ctx context.Context, ref string) (bool, error) {
+	c, cancel := e.call(ctx)
+	defer cancel()
+	ok, err := images.Exists(c, ref, nil)
+	if err != nil {
+		return false, fmt.Errorf("looking up image %s: %w", ref, e.translate(ctx, err))
+	}
+	return ok, nil
+}
+
 // ReadImageFile returns a regular file of an image: it creates a container
 // that never starts, copies the file out and removes the container. A file
 // directly in /etc is read with the rest of /etc, which costs the same, and

@@ -59,6 +59,17 @@ var errClosed = errors.New("podman engine closed")
 // service and fails within about runtime.DialTimeout, with an error wrapping
 // runtime.ErrUnreachable or runtime.ErrPermission, when that does not work.
 func New(ctx context.Context, endpoint string) (*Engine, error) {
+	return connect(ctx, endpoint, true)
+}
+
+// Connect is New for an endpoint that has just answered a ping as Podman
+// (runtime.Ping, as engine detection does): it skips New's own bounded ping.
+// The bindings still ping once; that ping is bounded by runtime.DialTimeout.
+func Connect(ctx context.Context, endpoint string) (*Engine, error) {
+	return connect(ctx, endpoint, false)
+}
+
+func connect(ctx context.Context, endpoint string, pingFirst bool) (*Engine, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("parsing podman endpoint %q: %w", endpoint, err)
@@ -78,12 +89,15 @@ func New(ctx context.Context, endpoint string) (*Engine, error) {
 	}
 
 	// The bindings' own ping retries a failed dial three times, sleeping
-	// 0.6 s in all, and has no timeout: ping first with a bounded one.
-	if err := ping(ctx, network, addr); err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("connecting to %s: %w", endpoint, context.Cause(ctx))
+	// 0.6 s in all, and has no timeout: ping first with a bounded one,
+	// unless the caller just did.
+	if pingFirst {
+		if err := ping(ctx, network, addr); err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("connecting to %s: %w", endpoint, context.Cause(ctx))
+			}
+			return nil, fmt.Errorf("connecting: %w", e.translate(ctx, err))
 		}
-		return nil, fmt.Errorf("connecting: %w", e.translate(ctx, err))
 	}
 
 	// The connection context outlives New, so it cannot be ctx. It is

@@ -24,6 +24,8 @@ type fakeImages struct {
 	mu     sync.Mutex
 	ids    map[string]string // ref → image ID
 	builds []string
+	// inspects and lookups count Image and ImageExists calls by argument.
+	inspects, lookups map[string]int
 	// With pairUp, an inspect waits (up to a second) for a second one to be
 	// under way at the same time; maxInFlight is the most seen at once.
 	pairUp      bool
@@ -50,11 +52,48 @@ func (f *fakeImages) Image(ctx context.Context, ref string) (runtime.Image, erro
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.inFlight--
+	f.count(&f.inspects, ref)
 	id, ok := f.ids[ref]
 	if !ok {
 		return runtime.Image{}, runtime.ErrNotFound
 	}
-	return runtime.Image{ID: id, Ref: ref}, nil
+	return runtime.Image{ID: id, Ref: ref, User: "user-of-" + id}, nil
+}
+
+// ImageExists answers for image IDs only (what EnsureImage asks it), and
+// takes part in pairUp like Image.
+func (f *fakeImages) ImageExists(ctx context.Context, ref string) (bool, error) {
+	f.mu.Lock()
+	f.inFlight++
+	f.maxInFlight = max(f.maxInFlight, f.inFlight)
+	if f.inFlight == 2 && f.paired != nil {
+		close(f.paired)
+	}
+	pairUp, paired := f.pairUp, f.paired
+	f.mu.Unlock()
+	if pairUp {
+		select {
+		case <-paired:
+		case <-time.After(time.Second):
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inFlight--
+	f.count(&f.lookups, ref)
+	for _, id := range f.ids {
+		if id == ref {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (f *fakeImages) count(m *map[string]int, ref string) {
+	if *m == nil {
+		*m = map[string]int{}
+	}
+	(*m)[ref]++
 }
 
 func (f *fakeImages) Build(ctx context.Context, o runtime.BuildOptions) error {
@@ -84,14 +123,14 @@ func TestEnsureImageBuildsOnlyWhenInputsChange(t *testing.T) {
 	}
 	f := &fakeImages{ids: map[string]string{"base:1": "sha256:b1"}}
 	host := idmap.Host{UID: 1000, GID: 1000}
-	facts := idmap.Engine{Kind: idmap.KindDocker}
+	about := runtime.Info{Endpoint: "unix:///fake.sock", Facts: idmap.Engine{Kind: idmap.KindDocker}}
 	ensure := func(policy BuildPolicy) (runtime.Image, error) {
 		t.Helper()
-		return p.EnsureImage(t.Context(), f, facts, host, policy, io.Discard)
+		return p.EnsureImage(t.Context(), f, about, host, policy, io.Discard)
 	}
 	first, err := ensure(BuildIfChanged)
-	if err != nil || len(f.builds) != 1 || first.Ref != f.builds[0] || !strings.HasPrefix(first.Ref, "hpr-app:") {
-		t.Fatalf("first = %+v, %v; builds %v: want one build, its tag returned", first, err, f.builds)
+	if err != nil || len(f.builds) != 1 || first.Ref != f.builds[0] || !strings.HasPrefix(first.Ref, "hpr-app:") || first.ID != f.ids[first.Ref] {
+		t.Fatalf("first = %+v, %v; builds %v: want one build, its tag and ID returned", first, err, f.builds)
 	}
 	again, err := ensure(BuildIfChanged)
 	if err != nil || len(f.builds) != 1 || again.Ref != first.Ref || again.ID == "" {
@@ -137,9 +176,11 @@ func TestEnsureImageBuildsOnlyWhenInputsChange(t *testing.T) {
 	}
 }
 
-// An unchanged build asks the engine about the base image and the tag at
-// the same time: one round trip, not two.
-func TestEnsureImageUnchangedIsOneRoundTrip(t *testing.T) {
+// An unchanged build asks the engine for the base image's ID and, at the
+// same time, whether the image built last time still exists: no inspect of
+// the tag (4–6 ms on Podman), and the image's config from the memo. When
+// that image is gone, or the memo is another engine's, the tag is inspected.
+func TestEnsureImageUnchangedAsksOnlyForTheBase(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	path := writeProject(t, "app", "[image]\nbuild = \".\"\n")
 	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "Dockerfile"), []byte("FROM base:1\n"), 0o644); err != nil {
@@ -150,16 +191,46 @@ func TestEnsureImageUnchangedIsOneRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := &fakeImages{ids: map[string]string{"base:1": "sha256:b1"}}
-	host, facts := idmap.Host{UID: 1000, GID: 1000}, idmap.Engine{Kind: idmap.KindDocker}
-	if _, err := p.EnsureImage(t.Context(), f, facts, host, BuildIfChanged, io.Discard); err != nil {
+	host := idmap.Host{UID: 1000, GID: 1000}
+	about := runtime.Info{Endpoint: "unix:///a.sock", Facts: idmap.Engine{Kind: idmap.KindDocker}}
+	built, err := p.EnsureImage(t.Context(), f, about, host, BuildIfChanged, io.Discard)
+	if err != nil {
 		t.Fatal(err)
 	}
 	f.pairUp, f.paired, f.maxInFlight = true, make(chan struct{}), 0
-	img, err := p.EnsureImage(t.Context(), f, facts, host, BuildIfChanged, io.Discard)
-	if err != nil || img.ID == "" || len(f.builds) != 1 {
+	f.inspects, f.lookups = nil, nil
+	img, err := p.EnsureImage(t.Context(), f, about, host, BuildIfChanged, io.Discard)
+	if err != nil || len(f.builds) != 1 {
 		t.Fatalf("unchanged = %+v, %v, builds %v", img, err, f.builds)
 	}
+	if img.Ref != built.Ref || img.ID != built.ID || img.User != built.User {
+		t.Errorf("unchanged = %+v, want the image built: %+v", img, built)
+	}
+	if f.inspects[built.Ref] != 0 || f.inspects["base:1"] != 1 || f.lookups[built.ID] != 1 {
+		t.Errorf("inspects %v, lookups %v: want the base inspected and the built ID looked up, once each", f.inspects, f.lookups)
+	}
 	if f.maxInFlight != 2 {
-		t.Errorf("at most %d inspect(s) at once, want the base's and the tag's together", f.maxInFlight)
+		t.Errorf("at most %d call(s) at once, want the base's inspect and the lookup together", f.maxInFlight)
+	}
+	f.pairUp = false
+
+	// Another engine with the same base ID does not take this one's image.
+	f.inspects, f.lookups = nil, nil
+	other := about
+	other.Endpoint = "unix:///b.sock"
+	if _, err := p.EnsureImage(t.Context(), f, other, host, BuildIfChanged, io.Discard); err != nil || f.inspects[built.Ref] != 1 || len(f.lookups) != 0 {
+		t.Errorf("other engine: %v, inspects %v, lookups %v: want the tag inspected", err, f.inspects, f.lookups)
+	}
+
+	// The image was removed and the tag now names another one (or none):
+	// the tag is inspected, and built when missing.
+	f.ids[built.Ref] = "sha256:rebuilt"
+	f.inspects = nil
+	if img, err := p.EnsureImage(t.Context(), f, about, host, BuildIfChanged, io.Discard); err != nil || img.ID != "sha256:rebuilt" || f.inspects[built.Ref] != 1 || img.User != "user-of-sha256:rebuilt" {
+		t.Errorf("image replaced: %+v, %v, inspects %v; want the tag's new image", img, err, f.inspects)
+	}
+	delete(f.ids, built.Ref)
+	if img, err := p.EnsureImage(t.Context(), f, about, host, BuildIfChanged, io.Discard); err != nil || len(f.builds) != 2 || img.ID == "" {
+		t.Errorf("image removed: %+v, %v, builds %v; want a build", img, err, f.builds)
 	}
 }
