@@ -157,6 +157,16 @@ func (b *bench) hprCmd(dir string, args ...string) command {
 	return command{dir: dir, env: b.env(), argv: append([]string{b.cfg.hpr}, args...)}
 }
 
+// tracedHPR is hprCmd with HPR_TRACE=1, its steps parsed into the result.
+// Tracing costs a clock read and a short write to stderr per step
+// (microseconds), so the traced runs are the timed ones.
+func (b *bench) tracedHPR(dir string, args ...string) command {
+	c := b.hprCmd(dir, args...)
+	c.env = append(c.env, "HPR_TRACE=1")
+	c.trace = true
+	return c
+}
+
 // cliRun is the engine's own CLI doing what `hpr run --image IMG -- true`
 // does on that mode.
 func (b *bench) cliRun(e engineRef, dir string) command {

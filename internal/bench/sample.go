@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"regexp"
@@ -186,24 +187,99 @@ func median[T ~int64 | ~float64](xs []T) T {
 
 // pairRatio is the median over rounds of a[i]/b[i], where both succeeded.
 func pairRatio(a, b []result) (float64, int) {
+	fs := pairRatios(a, b)
+	return medianF(fs), len(fs)
+}
+
+// pairRatios are a[i]/b[i] over the rounds where both succeeded.
+func pairRatios(a, b []result) []float64 {
 	var fs []float64
 	for i := range min(len(a), len(b)) {
 		if a[i].ok() && b[i].ok() && b[i].D > 0 {
 			fs = append(fs, float64(a[i].D)/float64(b[i].D))
 		}
 	}
-	return medianF(fs), len(fs)
+	return fs
 }
 
 // pairDiff is the median over rounds of a[i]-b[i], where both succeeded.
 func pairDiff(a, b []result) (time.Duration, int) {
+	ds := pairDiffs(a, b)
+	return medianDur(ds), len(ds)
+}
+
+// pairDiffs are a[i]-b[i] over the rounds where both succeeded.
+func pairDiffs(a, b []result) []time.Duration {
 	var ds []time.Duration
 	for i := range min(len(a), len(b)) {
 		if a[i].ok() && b[i].ok() {
 			ds = append(ds, a[i].D-b[i].D)
 		}
 	}
-	return medianDur(ds), len(ds)
+	return ds
+}
+
+// medianCI is a 95 % bootstrap interval of the median of xs (percentile
+// method, 4000 resamples, fixed seed so a report is reproducible from its
+// samples). It says how far the median of so few runs can be trusted.
+func medianCI[T ~int64 | ~float64](xs []T) (lo, hi T) {
+	if len(xs) == 0 {
+		return 0, 0
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n = 4000
+	meds := make([]T, n)
+	buf := make([]T, len(xs))
+	for i := range meds {
+		for j := range buf {
+			buf[j] = xs[rng.IntN(len(xs))]
+		}
+		meds[i] = median(buf)
+	}
+	slices.Sort(meds)
+	return meds[n*25/1000], meds[n*975/1000-1]
+}
+
+// ownWork is a traced hpr run's time outside the engine calls of its run
+// sequence (create … remove): exec, init, project and host lookup,
+// detection, image check, plan, exit. Engine calls hpr makes before the
+// sequence (ping, image inspect) are its own work: the raw sequence does
+// not make them.
+func ownWork(r result) (time.Duration, bool) {
+	if !r.ok() || r.Steps == nil {
+		return 0, false
+	}
+	d := r.D
+	for st, v := range r.Steps {
+		if runSteps[st] {
+			d -= v
+		}
+	}
+	return d, true
+}
+
+// ownWorks is ownWork of every traced successful run.
+func ownWorks(rs []result) []time.Duration {
+	var out []time.Duration
+	for _, r := range rs {
+		if d, ok := ownWork(r); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// pairOwnDiffs are ownWork(a[i]) - ownWork(b[i]) over rounds with both.
+func pairOwnDiffs(a, b []result) []time.Duration {
+	var out []time.Duration
+	for i := range min(len(a), len(b)) {
+		x, okA := ownWork(a[i])
+		y, okB := ownWork(b[i])
+		if okA && okB {
+			out = append(out, x-y)
+		}
+	}
+	return out
 }
 
 // stepMedians is the median of each named step over the successful runs
