@@ -85,7 +85,7 @@ func trimNUL(b []byte) []byte {
 // probeRef is the probe image's reference: hpr-probe:<first 12 hex digits of
 // the binary's sha256>. A new binary gets a new image; the same binary is
 // imported once per engine.
-func (b binary) probeRef() string { return "hpr-probe:" + b.Digest[:12] }
+func (b binary) probeRef() string { return probeRepo + ":" + b.Digest[:12] }
 
 // userProbeRef is the probe image with USER uid:uid.
 func (b binary) userProbeRef(uid int) string {
@@ -189,4 +189,36 @@ func ensureProbeImage(ctx context.Context, e runtime.Engine, bin binary, ref, ve
 		return fmt.Errorf("importing the probe image %s: %w", ref, err)
 	}
 	return nil
+}
+
+// probeRepo is the repository every probe image is tagged in.
+const probeRepo = "hpr-probe"
+
+// RemoveOldProbes removes the probe images of other hpr binaries than the
+// one at binPath (every `hpr conformance` of a new build imports its own,
+// hpr-probe:<digest>[-user<uid>]) and returns how many it removed. An image
+// a running container still uses is left, and said so in the error.
+func RemoveOldProbes(ctx context.Context, e runtime.Engine, binPath string) (int, error) {
+	bin, err := loadBinary(binPath)
+	if err != nil {
+		return 0, err
+	}
+	imgs, err := e.ImagesNamed(ctx, probeRepo)
+	if err != nil {
+		return 0, err
+	}
+	current := bin.Digest[:12] // the tag of probeRef and userProbeRef
+	n := 0
+	var errs []error
+	for _, img := range imgs {
+		if _, tag, _ := strings.Cut(img.Ref, ":"); strings.HasPrefix(tag, current) {
+			continue
+		}
+		if err := e.RemoveImage(ctx, img.Ref); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
 }

@@ -218,6 +218,9 @@ type Engine interface {
 	// ImageExists reports whether a local image answers to ref (a name or
 	// an image ID) — cheaper than Image where the engine has a call for it.
 	ImageExists(ctx context.Context, ref string) (bool, error)
+	// ImagesNamed lists the local images tagged repo:<any tag>, one Image
+	// (ID and Ref) per tag.
+	ImagesNamed(ctx context.Context, repo string) ([]Image, error)
 	// ReadImageFile returns the content of a regular file inside an image
 	// (used for /etc/passwd and /etc/group); ErrNotFound when absent.
 	ReadImageFile(ctx context.Context, ref, path string) ([]byte, error)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/hostpersist/hpr/conformance"
 	"github.com/hostpersist/hpr/runtime"
 	"github.com/hostpersist/hpr/runtime/detect"
 	"github.com/spf13/cobra"
@@ -16,11 +17,14 @@ func newGCCmd(s *streams) *cobra.Command {
 	var engines []string
 	cmd := &cobra.Command{
 		Use:   "gc [--engine E]...",
-		Short: "Remove containers hpr left behind",
+		Short: "Remove containers hpr left behind, and old conformance probe images",
 		Long: `Remove the containers hpr started (label io.hpr.project) whose hpr process
 is gone — killed with SIGKILL, or on a machine that rebooted — on every
 engine that answers (or the --engine ones). Containers of an hpr run that is
-still going are left alone.`,
+still going are left alone.
+
+Also remove the probe images (hpr-probe:<digest>) that hpr conformance of
+other hpr builds imported; this build's own probe stays.`,
 		Example: `  hpr gc
   hpr gc --engine podman`,
 		Args: cobra.NoArgs,
@@ -30,6 +34,7 @@ still going are left alone.`,
 			if err != nil {
 				return withCode(exitFailure, err)
 			}
+			exe, exeErr := os.Executable()
 			var failed error
 			for _, e := range found {
 				n, err := removeStale(ctx, e, map[string]string{}, false)
@@ -37,14 +42,24 @@ still going are left alone.`,
 					failed = err
 					fmt.Fprintf(s.err, "hpr: %s: %v\n", e.About.Endpoint, err)
 				}
-				fmt.Fprintf(s.out, "%s: removed %d container(s)\n", e.About.Mode, n)
+				probes := 0
+				if exeErr == nil {
+					probes, err = conformance.RemoveOldProbes(ctx, e, exe)
+				} else {
+					err = exeErr
+				}
+				if err != nil {
+					failed = err
+					fmt.Fprintf(s.err, "hpr: %s: old probe images: %v\n", e.About.Endpoint, err)
+				}
+				fmt.Fprintf(s.out, "%s: removed %d container(s), %d old probe image(s)\n", e.About.Mode, n, probes)
 				e.Close()
 			}
 			if len(found) == 0 {
 				return withCode(exitFailure, fmt.Errorf("no engine answered: nothing to clean"))
 			}
 			if failed != nil {
-				return withCode(exitFailure, fmt.Errorf("some containers could not be removed"))
+				return withCode(exitFailure, fmt.Errorf("some containers or images could not be removed"))
 			}
 			return nil
 		},

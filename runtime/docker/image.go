@@ -6,9 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/docker/docker/api/types/filters"
 	"io"
 	"io/fs"
 	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +43,23 @@ func (e *Engine) ImageExists(ctx context.Context, ref string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("looking up image %s: %w", ref, e.translate(err))
+}
+
+// ImagesNamed lists the local images tagged repo:<any tag>.
+func (e *Engine) ImagesNamed(ctx context.Context, repo string) ([]runtime.Image, error) {
+	list, err := e.c.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", repo))})
+	if err != nil {
+		return nil, fmt.Errorf("listing images %s: %w", repo, e.translate(err))
+	}
+	var out []runtime.Image
+	for _, im := range list {
+		for _, tag := range im.RepoTags {
+			if name, _, ok := strings.Cut(tag, ":"); ok && name == repo {
+				out = append(out, runtime.Image{ID: im.ID, Ref: tag})
+			}
+		}
+	}
+	return out, nil
 }
 
 // Image inspects a local image; it never pulls.

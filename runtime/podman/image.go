@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +49,27 @@ func (e *Engine) ImageExists(ctx context.Context, ref string) (bool, error) {
 		return false, fmt.Errorf("looking up image %s: %w", ref, e.translate(ctx, err))
 	}
 	return ok, nil
+}
+
+// ImagesNamed lists the local images tagged repo:<any tag>. Podman names
+// local images localhost/<repo>; Refs are as Podman lists them.
+func (e *Engine) ImagesNamed(ctx context.Context, repo string) ([]runtime.Image, error) {
+	c, cancel := e.call(ctx)
+	defer cancel()
+	list, err := images.List(c, &images.ListOptions{Filters: map[string][]string{"reference": {repo}}})
+	if err != nil {
+		return nil, fmt.Errorf("listing images %s: %w", repo, e.translate(ctx, err))
+	}
+	var out []runtime.Image
+	for _, im := range list {
+		for _, tag := range im.RepoTags {
+			name, _, ok := strings.Cut(tag, ":")
+			if ok && (name == repo || name == "localhost/"+repo) {
+				out = append(out, runtime.Image{ID: im.ID, Ref: tag})
+			}
+		}
+	}
+	return out, nil
 }
 
 // ReadImageFile returns a regular file of an image: it creates a container
