@@ -34,6 +34,7 @@ func PlanFor(ctx context.Context, e Engine, info Info, h idmap.Host, ref string,
 		return Planned{}, fmt.Errorf("inspecting image %s: %w", ref, err)
 	}
 	Trace("inspect image")
+	RememberImage(info.Endpoint, img)
 	return PlanImage(ctx, e, info, h, img, o)
 }
 

@@ -31,6 +31,15 @@ type RunOptions struct {
 	Resize <-chan TermSize
 	// Started, when not nil, is called with the container id once it runs.
 	Started func(id string)
+	// Verify, when not nil, checks what the spec assumed (CheckImage): Run
+	// calls it once the container is created, while the engine prepares the
+	// container (Podman does that in the attach: 60-120 ms; its service
+	// would serialise a check made during the create), and waits for it
+	// before anything starts. An error removes the container and Run
+	// returns an error wrapping ErrStale; so does a failed create or attach
+	// when Verify fails. Leave it nil when Streams.Stdin is set: an attach
+	// may already have read from stdin.
+	Verify func(context.Context) error
 }
 
 // RemoveTimeout bounds the cleanup after a run, which runs even when the
@@ -56,10 +65,34 @@ func Run(ctx context.Context, e Engine, opts RunOptions) (code int, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("creating container: %w", err)
 	}
+	// stale waits for the verification (once) and reports its failure.
+	var verified chan error
+	stale := func() error {
+		if verified == nil {
+			return nil
+		}
+		verr := <-verified
+		verified = nil
+		if verr != nil && !errors.Is(verr, ErrStale) {
+			verr = fmt.Errorf("%w: %w", ErrStale, verr)
+		}
+		return verr
+	}
+	verify := func() {
+		if opts.Verify != nil {
+			verified = make(chan error, 1)
+			go func() { verified <- opts.Verify(ctx) }()
+		}
+	}
 	id, err := e.Create(ctx, spec)
 	if err != nil {
+		verify()
+		if serr := stale(); serr != nil {
+			return 0, serr
+		}
 		return 0, fmt.Errorf("creating container: %w", err)
 	}
+	verify()
 	Trace("create")
 	leaveToEngine := false
 	defer func() {
@@ -79,6 +112,9 @@ func Run(ctx context.Context, e Engine, opts RunOptions) (code int, err error) {
 	streams := opts.Streams
 	streams.TTY = opts.Spec.TTY
 	outputDone, err := e.Attach(ctx, id, streams)
+	if serr := stale(); serr != nil {
+		return 0, serr
+	}
 	if err != nil {
 		return 0, fmt.Errorf("attaching to container: %w", err)
 	}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"syscall"
@@ -19,6 +20,7 @@ type fakeEngine struct {
 
 	exits     []ExitState
 	exitedErr error
+	createErr error
 	waitCode  int
 	waitDelay time.Duration
 	// outputUntilSignal keeps the output open until a signal comes.
@@ -50,6 +52,9 @@ func (f *fakeEngine) count(c string) int {
 
 func (f *fakeEngine) Create(context.Context, ContainerSpec) (string, error) {
 	f.record("create")
+	if f.createErr != nil {
+		return "", f.createErr
+	}
 	return "c1", nil
 }
 
@@ -181,4 +186,59 @@ func TestRunAfterSignal(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Verify runs once the container exists and decides, before anything
+// starts, between running it and removing it with ErrStale.
+func TestRunVerify(t *testing.T) {
+	stale := fmt.Errorf("%w: img is image b now", ErrStale)
+	for _, tc := range []struct {
+		name       string
+		createErr  error
+		verifyErr  error
+		wantStale  bool
+		wantStart  int
+		wantRemove int
+	}{
+		{"holds: runs", nil, nil, false, 1, 0},
+		{"stale: removed, not started", nil, stale, true, 0, 1},
+		{"other check failure: stale too", nil, errors.New("inspect failed"), true, 0, 1},
+		{"create fails and stale: stale", ErrNotFound, stale, true, 0, 0},
+		{"create fails, check holds: the create error", ErrNotFound, nil, false, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeEngine{exits: []ExitState{{Exited: true, Code: 3, SelfRemoving: true}}, waitDelay: time.Hour, createErr: tc.createErr}
+			verify := func(context.Context) error {
+				f.record("verify")
+				return tc.verifyErr
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			code, err := Run(ctx, f, RunOptions{Spec: ContainerSpec{Image: "x"}, Verify: verify})
+			if errors.Is(err, ErrStale) != tc.wantStale {
+				t.Fatalf("Run = %d, %v; want ErrStale %v", code, err, tc.wantStale)
+			}
+			if !tc.wantStale && tc.createErr == nil && (err != nil || code != 3) {
+				t.Fatalf("Run = %d, %v; want 3", code, err)
+			}
+			if tc.createErr != nil && !tc.wantStale && !errors.Is(err, tc.createErr) {
+				t.Errorf("Run error %v, want the create's %v", err, tc.createErr)
+			}
+			if f.count("verify") != 1 || f.count("start") != tc.wantStart || f.count("remove") != tc.wantRemove {
+				t.Errorf("calls %v: want verify once, start %d, remove %d", f.calls, tc.wantStart, tc.wantRemove)
+			}
+			if i, j := indexOf(f.calls, "create"), indexOf(f.calls, "verify"); i < 0 || j < i {
+				t.Errorf("calls %v: want verify after create", f.calls)
+			}
+		})
+	}
+}
+
+func indexOf(xs []string, x string) int {
+	for i, v := range xs {
+		if v == x {
+			return i
+		}
+	}
+	return -1
 }

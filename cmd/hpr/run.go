@@ -79,8 +79,9 @@ func runRun(ctx context.Context, s *streams, o runOptions, args []string) error 
 	}
 	defer sess.Close()
 	// What an earlier hpr run of this project left (its hpr was killed) is
-	// removed while this run is prepared (the image checked, built, planned);
-	// a failure here must not stop today's run.
+	// removed while this run is prepared (the image checked, built, planned)
+	// or, when it publishes no ports, while it runs; a failure here must not
+	// stop today's run.
 	swept := make(chan error, 1)
 	go func() {
 		_, err := removeStale(ctx, sess.engine, map[string]string{runtime.LabelProject: sess.proj.RealRoot}, true)
@@ -91,21 +92,31 @@ func runRun(ctx context.Context, s *streams, o runOptions, args []string) error 
 			fmt.Fprintf(s.err, "hpr: warning: cleaning up earlier runs: %v\n", err)
 		}
 	}
-	spec, err := sess.containerSpec(ctx, s, buildPolicy(o.build, o.noBuild), o.env, o.publish)
+	stdin, isFile := s.in.(*os.File)
+	stdout, _ := s.out.(*os.File)
+	tty := isFile && stdout != nil && term.IsTerminal(int(stdin.Fd())) && term.IsTerminal(int(stdout.Fd()))
+	openStdin := tty || stdinHasData(s.in)
+	// Without stdin to pass on, the image may be planned from what hpr
+	// remembers of its name and checked while the engine prepares the
+	// container (see runtime.RunOptions.Verify).
+	spec, verify, err := sess.containerSpec(ctx, s, buildPolicy(o.build, o.noBuild), o.env, o.publish, !openStdin)
 	if err != nil {
 		sweepDone()
 		return err
 	}
-	sweepDone()
-	runtime.Trace("stale containers removed")
+	if len(spec.Ports) > 0 {
+		// A container left behind may hold the ports this run publishes.
+		sweepDone()
+		runtime.Trace("stale containers removed")
+	} else {
+		// Nothing the new container needs is held by one left behind (names
+		// are random): the sweep goes on while it runs.
+		defer sweepDone()
+	}
 	if len(args) > 0 {
 		spec.Cmd = args
 	}
-
-	stdin, isFile := s.in.(*os.File)
-	stdout, _ := s.out.(*os.File)
-	spec.TTY = isFile && stdout != nil && term.IsTerminal(int(stdin.Fd())) && term.IsTerminal(int(stdout.Fd()))
-	spec.OpenStdin = spec.TTY || stdinHasData(s.in)
+	spec.TTY, spec.OpenStdin = tty, openStdin
 
 	streams := runtime.Streams{Stdout: s.out, Stderr: s.err}
 	if spec.OpenStdin {
@@ -130,7 +141,20 @@ func runRun(ctx context.Context, s *streams, o runOptions, args []string) error 
 	}
 	// The run ends when the container does: the signals above, not the
 	// command's context, stop it.
+	opts.Verify = verify
 	code, err := runtime.Run(context.WithoutCancel(ctx), sess.engine, opts)
+	if errors.Is(err, runtime.ErrStale) {
+		// The name names another image now: nothing ran. Plan again from the
+		// engine's answer.
+		runtime.Trace("stale image name")
+		fresh, _, serr := sess.containerSpec(ctx, s, buildPolicy(o.build, o.noBuild), o.env, o.publish, false)
+		if serr != nil {
+			return serr
+		}
+		fresh.Cmd, fresh.TTY, fresh.OpenStdin = spec.Cmd, spec.TTY, spec.OpenStdin
+		opts.Spec, opts.Verify = fresh, nil
+		code, err = runtime.Run(context.WithoutCancel(ctx), sess.engine, opts)
+	}
 	if err != nil {
 		return withCode(exitFailure, err)
 	}
@@ -150,40 +174,60 @@ func buildPolicy(build, noBuild bool) project.BuildPolicy {
 // containerSpec resolves everything a container of this project needs: the
 // image (building it if needed), the plan, working directory, env, ports and
 // volumes. run, and anything else that starts the project's container, use it.
-func (sess *session) containerSpec(ctx context.Context, s *streams, policy project.BuildPolicy, env, publish []string) (runtime.ContainerSpec, error) {
+//
+// With guess, an image named by [image] ref or --image is planned from what
+// hpr remembered of the name (runtime.LastImage) when it has, and verify
+// then checks the name against the engine, for runtime.RunOptions.Verify;
+// otherwise verify is nil.
+func (sess *session) containerSpec(ctx context.Context, s *streams, policy project.BuildPolicy, env, publish []string, guess bool) (_ runtime.ContainerSpec, verify func(context.Context) error, _ error) {
 	p := sess.proj
 	e := sess.engine
+	fail := func(err error) (runtime.ContainerSpec, func(context.Context) error, error) {
+		return runtime.ContainerSpec{}, nil, withCode(exitFailure, err)
+	}
 	img, err := p.EnsureImage(ctx, e, e.About, sess.host, policy, s.err)
 	if err != nil {
-		return runtime.ContainerSpec{}, withCode(exitFailure, err)
+		return fail(err)
 	}
 	runtime.Trace("image")
 	ref := img.Ref
 	var planned runtime.Planned
-	if img.ID != "" { // inspected already: a build found by its tag
+	if img.ID == "" && guess {
+		// A plan that fails for the remembered image is made again below
+		// from the engine's answer.
+		if last, ok := runtime.LastImage(e.About.Endpoint, ref); ok {
+			if pl, err := runtime.PlanImage(ctx, e, e.About, sess.host, last, p.Run.User); err == nil {
+				planned = pl
+				verify = func(ctx context.Context) error { return runtime.CheckImage(ctx, e, e.About.Endpoint, last) }
+			}
+		}
+	}
+	switch {
+	case verify != nil:
+	case img.ID != "": // inspected already: a build found by its tag
 		planned, err = runtime.PlanImage(ctx, e, e.About, sess.host, img, p.Run.User)
-	} else {
+	default:
 		planned, err = runtime.PlanFor(ctx, e, e.About, sess.host, ref, p.Run.User)
 	}
 	if err != nil {
-		return runtime.ContainerSpec{}, withCode(exitFailure, err)
+		return fail(err)
 	}
 	for _, w := range append(sess.warnings, planned.Plan.Warnings...) {
 		fmt.Fprintf(s.err, "hpr: warning: %s\n", w)
 	}
 	workdir, err := p.WorkDir(sess.cwd)
 	if err != nil {
-		return runtime.ContainerSpec{}, withCode(exitFailure, err)
+		return fail(err)
 	}
 	cliEnv, err := envFlags(env)
 	if err != nil {
-		return runtime.ContainerSpec{}, withCode(exitFailure, err)
+		return fail(err)
 	}
 	ports := append([]runtime.Port(nil), p.Run.Ports...)
 	for _, v := range publish {
 		port, err := project.ParsePort(v)
 		if err != nil {
-			return runtime.ContainerSpec{}, withCode(exitFailure, fmt.Errorf("-p %s: %w", v, err))
+			return fail(fmt.Errorf("-p %s: %w", v, err))
 		}
 		ports = append(ports, port)
 	}
@@ -192,7 +236,7 @@ func (sess *session) containerSpec(ctx context.Context, s *streams, policy proje
 	for i, v := range volumes {
 		created, err := e.EnsureVolume(ctx, runtime.VolumeSpec{Name: v.Name, Labels: map[string]string{runtime.LabelProject: p.RealRoot, runtime.LabelVersion: version}})
 		if err != nil {
-			return runtime.ContainerSpec{}, withCode(exitFailure, fmt.Errorf("creating volume %s: %w", v.Name, err))
+			return fail(fmt.Errorf("creating volume %s: %w", v.Name, err))
 		}
 		// A new volume is root's: its root is handed to the mapped user once.
 		volumes[i].Init = created
@@ -214,7 +258,7 @@ func (sess *session) containerSpec(ctx context.Context, s *streams, policy proje
 		Identity:   planned.Identity,
 		CapDrop:    p.Run.CapDrop,
 		CapAdd:     p.Run.CapAdd,
-	}, nil
+	}, verify, nil
 }
 
 // labelUser records the container user hpr chose, so exec and shell enter as

@@ -3,6 +3,9 @@
 package main_test
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -215,5 +218,63 @@ func TestRunRebuildsRemovedImage(t *testing.T) {
 		}
 		write(t, filepath.Join(dir, "marker"), "two\n")
 		runOnce("two\n")
+	})
+}
+
+// TestRunImageNameMoved: a run plans from what hpr remembers of an image
+// name and checks the name while the engine prepares the container; after
+// the name moved to another image, the run notices before anything starts
+// and runs the new image.
+func TestRunImageNameMoved(t *testing.T) {
+	testenv.NonRoot(t)
+	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
+		ctxDir, dir := t.TempDir(), t.TempDir()
+		write(t, filepath.Join(ctxDir, "Dockerfile"), "FROM debian:bookworm-slim\nCOPY marker /marker\n")
+		e, err := detect.Open(t.Context(), te.Endpoint, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		tag := fmt.Sprintf("hpr-moved-test:%d", time.Now().UnixNano())
+		var ids []string
+		build := func(marker string) {
+			t.Helper()
+			write(t, filepath.Join(ctxDir, "marker"), marker)
+			if err := e.Build(t.Context(), runtime.BuildOptions{ContextDir: ctxDir, Dockerfile: "Dockerfile", Tag: tag, Output: io.Discard}); err != nil {
+				t.Fatalf("building %s: %v", tag, err)
+			}
+			img, err := e.Image(t.Context(), tag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, img.ID)
+		}
+		defer func() {
+			real, _ := filepath.EvalSymlinks(dir)
+			_, _ = runtime.Settle(context.Background(), e, map[string]string{runtime.LabelProject: real}, 10*time.Second)
+			for _, id := range ids {
+				_ = e.RemoveImage(context.Background(), id)
+			}
+		}()
+		run := func(want string) string {
+			t.Helper()
+			code, out, errOut := hprEnv(t, dir, []string{"HPR_TRACE=1"}, nil, "run", "--engine", te.Endpoint, "--image", tag, "--", "cat", "/marker")
+			if code != 0 || out != want {
+				t.Fatalf("run: exit %d, output %q (want %q), stderr %q", code, out, want, errOut)
+			}
+			return errOut
+		}
+		build("one\n")
+		if trace := run("one\n"); !strings.Contains(trace, "inspect image") {
+			t.Errorf("first run of %s did not inspect it:\n%s", tag, trace)
+		}
+		if trace := run("one\n"); strings.Contains(trace, "inspect image") || strings.Contains(trace, "stale image name") {
+			t.Errorf("second run did not plan from the remembered image:\n%s", trace)
+		}
+		build("two\n")
+		if trace := run("two\n"); !strings.Contains(trace, "stale image name") {
+			t.Errorf("the run after the name moved did not notice:\n%s", trace)
+		}
+		run("two\n")
 	})
 }
