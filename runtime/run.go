@@ -112,13 +112,17 @@ func Run(ctx context.Context, e Engine, opts RunOptions) (code int, err error) {
 	streams := opts.Streams
 	streams.TTY = opts.Spec.TTY
 	outputDone, err := e.Attach(ctx, id, streams)
-	if serr := stale(); serr != nil {
-		return 0, serr
+	Trace("attach")
+	if verified != nil {
+		serr := stale()
+		Trace("image name checked")
+		if serr != nil {
+			return 0, serr
+		}
 	}
 	if err != nil {
 		return 0, fmt.Errorf("attaching to container: %w", err)
 	}
-	Trace("attach")
 	if err := e.Start(ctx, id); err != nil {
 		switch {
 		case errors.Is(err, ErrCommandNotFound):

@@ -278,6 +278,7 @@ func (b *bench) rawArm(ctx context.Context, mode, dir, ref string) (func() resul
 	}
 	spec := runtime.ContainerSpec{
 		Image:      ref,
+		ImageID:    planned.Image.ID,
 		Cmd:        []string{"true"},
 		WorkingDir: "/app",
 		Mounts:     []runtime.Mount{{Source: dir, Target: "/app"}},
