@@ -4,7 +4,7 @@
 // it as the harness's test user; run it by hand only the same way.
 //
 // Every measure runs its arms interleaved: each round runs every arm once, in
-// an order rotated from round to round, after one untimed warm-up round.
+// a new random order each round, after one untimed warm-up round.
 // Ratios A/B are taken pair by pair (A and B of the same round), then their
 // median is reported. Nothing here asserts a time: it is a report.
 package main

@@ -105,16 +105,20 @@ func lastLines(s string, n int) string {
 }
 
 // interleave runs rounds rounds of arms (plus warmup untimed rounds), each
-// round in an order rotated by one from the last, and returns the results by
-// arm, then round. Before each arm, untimed, it calls settle (when not nil).
+// round in a new random order (seeded by the round, so a run can be
+// repeated), and returns the results by arm, then round. A fixed or rotated
+// order would put every arm after the same predecessor every round, and
+// whatever that arm leaves the machine doing (an engine's cleanup, its
+// firewall rules) would land on the same arm each time. Before each arm,
+// untimed, it calls settle (when not nil).
 func interleave(label string, warmup, rounds int, arms []arm, settle func()) [][]result {
 	out := make([][]result, len(arms))
 	for i := range out {
 		out[i] = make([]result, rounds)
 	}
 	for r := -warmup; r < rounds; r++ {
-		for k := range arms {
-			i := (k + max(r, 0)) % len(arms)
+		order := rand.New(rand.NewPCG(uint64(r+warmup), 7)).Perm(len(arms))
+		for _, i := range order {
 			if settle != nil {
 				settle()
 			}

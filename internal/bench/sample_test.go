@@ -56,3 +56,49 @@ func TestShortCalls(t *testing.T) {
 		}
 	}
 }
+
+// Every arm runs once a round, its results land under it, and no arm always
+// follows the same one.
+func TestInterleaveOrder(t *testing.T) {
+	var seq []int
+	arms := make([]arm, 4)
+	for i := range arms {
+		arms[i] = arm{name: string(rune('a' + i)), run: func() result {
+			seq = append(seq, i)
+			return result{D: time.Duration(i)}
+		}}
+	}
+	res := interleave("test", 1, 20, arms, nil)
+	for i := range arms {
+		for r, x := range res[i] {
+			if x.D != time.Duration(i) {
+				t.Fatalf("arm %d round %d holds %v", i, r, x.D)
+			}
+		}
+	}
+	if len(seq) != 4*21 {
+		t.Fatalf("%d runs, want 84", len(seq))
+	}
+	after := map[int]map[int]bool{} // arm -> predecessors seen within a round
+	for r := range 21 {
+		round := seq[4*r : 4*r+4]
+		seen := map[int]bool{}
+		for k, i := range round {
+			seen[i] = true
+			if k > 0 {
+				if after[i] == nil {
+					after[i] = map[int]bool{}
+				}
+				after[i][round[k-1]] = true
+			}
+		}
+		if len(seen) != 4 {
+			t.Fatalf("round %d ran %v, want each arm once", r, round)
+		}
+	}
+	for i, preds := range after {
+		if len(preds) < 2 {
+			t.Errorf("arm %d always followed %v", i, preds)
+		}
+	}
+}
