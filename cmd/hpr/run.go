@@ -175,43 +175,20 @@ func buildPolicy(build, noBuild bool) project.BuildPolicy {
 // image (building it if needed), the plan, working directory, env, ports and
 // volumes. run, and anything else that starts the project's container, use it.
 //
-// With guess, an image named by [image] ref or --image is planned from what
-// hpr remembered of the name (runtime.LastImage) when it has, and verify
-// then checks the name against the engine, for runtime.RunOptions.Verify;
-// otherwise verify is nil.
+// With guess, the plan may be made from what hpr remembers of the image
+// (see remembered), and verify then checks it against the engine, for
+// runtime.RunOptions.Verify; otherwise verify is nil.
 func (sess *session) containerSpec(ctx context.Context, s *streams, policy project.BuildPolicy, env, publish []string, guess bool) (_ runtime.ContainerSpec, verify func(context.Context) error, _ error) {
 	p := sess.proj
 	e := sess.engine
 	fail := func(err error) (runtime.ContainerSpec, func(context.Context) error, error) {
 		return runtime.ContainerSpec{}, nil, withCode(exitFailure, err)
 	}
-	img, err := p.EnsureImage(ctx, e, e.About, sess.host, policy, s.err)
+	planned, verify, err := sess.planImage(ctx, s, policy, guess)
 	if err != nil {
 		return fail(err)
 	}
-	runtime.Trace("image")
-	ref := img.Ref
-	var planned runtime.Planned
-	if img.ID == "" && guess {
-		// A plan that fails for the remembered image is made again below
-		// from the engine's answer.
-		if last, ok := runtime.LastImage(e.About.Endpoint, ref); ok {
-			if pl, err := runtime.PlanImage(ctx, e, e.About, sess.host, last, p.Run.User); err == nil {
-				planned = pl
-				verify = func(ctx context.Context) error { return runtime.CheckImage(ctx, e, e.About.Endpoint, last) }
-			}
-		}
-	}
-	switch {
-	case verify != nil:
-	case img.ID != "": // inspected already: a build found by its tag
-		planned, err = runtime.PlanImage(ctx, e, e.About, sess.host, img, p.Run.User)
-	default:
-		planned, err = runtime.PlanFor(ctx, e, e.About, sess.host, ref, p.Run.User)
-	}
-	if err != nil {
-		return fail(err)
-	}
+	ref := planned.Image.Ref
 	for _, w := range append(sess.warnings, planned.Plan.Warnings...) {
 		fmt.Fprintf(s.err, "hpr: warning: %s\n", w)
 	}
@@ -259,6 +236,53 @@ func (sess *session) containerSpec(ctx context.Context, s *streams, policy proje
 		CapDrop:    p.Run.CapDrop,
 		CapAdd:     p.Run.CapAdd,
 	}, verify, nil
+}
+
+// planImage returns the image to run, planned; with guess and an image hpr
+// remembers, planned from that, with the check for RunOptions.Verify.
+func (sess *session) planImage(ctx context.Context, s *streams, policy project.BuildPolicy, guess bool) (runtime.Planned, func(context.Context) error, error) {
+	p, e := sess.proj, sess.engine
+	if guess {
+		if img, check, ok := sess.remembered(policy); ok {
+			runtime.Trace("image")
+			// A plan that fails for the remembered image is made again
+			// below from the engine's answer.
+			if planned, err := runtime.PlanImage(ctx, e, e.About, sess.host, img, p.Run.User); err == nil {
+				return planned, check, nil
+			}
+		}
+	}
+	img, err := p.EnsureImage(ctx, e, e.About, sess.host, policy, s.err)
+	if err != nil {
+		return runtime.Planned{}, nil, err
+	}
+	runtime.Trace("image")
+	if img.ID != "" { // known already: a build found by its tag
+		planned, err := runtime.PlanImage(ctx, e, e.About, sess.host, img, p.Run.User)
+		return planned, nil, err
+	}
+	planned, err := runtime.PlanFor(ctx, e, e.About, sess.host, img.Ref, p.Run.User)
+	return planned, nil, err
+}
+
+// remembered is the image hpr remembers for the project on this engine,
+// with the engine calls that check it is still the one to run: for a build,
+// the image built last time for the current local inputs (its base images
+// and existence are checked); for a name, the image it named at the last
+// inspect (the name is inspected). No engine call is made here.
+func (sess *session) remembered(policy project.BuildPolicy) (runtime.Image, func(context.Context) error, bool) {
+	p, e := sess.proj, sess.engine
+	if p.Image.Building() {
+		if policy == project.BuildAlways {
+			return runtime.Image{}, nil, false
+		}
+		return p.RememberedImage(e, e.About, sess.host)
+	}
+	last, ok := runtime.LastImage(e.About.Endpoint, p.Image.Ref)
+	if !ok {
+		return runtime.Image{}, nil, false
+	}
+	return last, func(ctx context.Context) error { return runtime.CheckImage(ctx, e, e.About.Endpoint, last) }, true
 }
 
 // labelUser records the container user hpr chose, so exec and shell enter as

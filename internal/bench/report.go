@@ -341,7 +341,7 @@ func (r *report) markdown() string {
 	} else {
 		q("## 3. Second `hpr run` of an unchanged build vs a plain run, and the seed's compose flow\n\n")
 		q("A copy of `examples/blog` (Jekyll, `[image] build`). Setup ran `hpr build --engine EP` on every engine at once (time below: a first build, or a cache hit on a later `make bench`). ")
-		q("*second run*: `hpr run --engine EP -- true` (hashes the build inputs, inspects the base image while asking whether the image built for them last time still exists, runs it). *plain*: `hpr run --engine EP --image <tag> -- true` in the same directory (same [run]: port 5000, env, mount; no build check). ")
+		q("*second run*: `hpr run --engine EP -- true` (hashes the build inputs, plans from the image built for them last time, and checks — base image inspected, that image looked up — while the engine prepares the container). *plain*: `hpr run --engine EP --image <tag> -- true` in the same directory (same [run]: port 5000, env, mount; no build check). ")
 		q("*check*: the unchanged-build check alone, in-process (load hpr.toml, hash inputs, inspect the base image ‖ look up the remembered image ID).\n\n")
 		q("| engine | tag | setup build (s) | second run | plain | second/plain | second − plain | budget | | check (in-process) |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, row := range r.m3 {

@@ -146,6 +146,49 @@ func (p *Project) EnsureImage(ctx context.Context, e runtime.Engine, about runti
 	return img, nil
 }
 
+// RememberedImage is the image built last time on this engine for the
+// project's current local build inputs (the memo EnsureImage keeps), with
+// the check that it is still the one to run: the base images still have
+// the IDs it was built from and the image still exists. It costs no engine
+// call; check makes the calls EnsureImage would, and fails with an error
+// wrapping runtime.ErrStale when the image is not the one to run (then
+// EnsureImage decides, building if it must). ok is false without a record.
+func (p *Project) RememberedImage(e runtime.Engine, about runtime.Info, h idmap.Host) (img runtime.Image, check func(context.Context) error, ok bool) {
+	if !p.Image.Building() {
+		return runtime.Image{}, nil, false
+	}
+	args, err := p.BuildArgs(h, about.Facts)
+	if err != nil {
+		return runtime.Image{}, nil, false
+	}
+	in, err := p.localInputs(args)
+	if err != nil {
+		return runtime.Image{}, nil, false
+	}
+	last := p.lastBuilt(about.Endpoint, in.hash)
+	if last.Image.ID == "" {
+		return runtime.Image{}, nil, false
+	}
+	check = func(ctx context.Context) error {
+		exists := make(chan bool, 1)
+		go func() {
+			ok, err := e.ImageExists(ctx, last.Image.ID)
+			exists <- ok && err == nil
+		}()
+		key, err := in.key(ctx, e, p.Image.Dockerfile)
+		switch {
+		case !<-exists:
+			return fmt.Errorf("%w: image %s was removed", runtime.ErrStale, last.Image.Ref)
+		case err != nil:
+			return fmt.Errorf("%w: %w", runtime.ErrStale, err)
+		case key != last.Key:
+			return fmt.Errorf("%w: a base image of %s changed", runtime.ErrStale, last.Image.Ref)
+		}
+		return nil
+	}
+	return last.Image, check, true
+}
+
 // buildInputs are a build's inputs on this machine: hash covers the
 // Dockerfile, .dockerignore, the build args and the context files COPY and
 // ADD use — only those, so the cost does not grow with the project unless

@@ -234,3 +234,44 @@ func TestEnsureImageUnchangedAsksOnlyForTheBase(t *testing.T) {
 		t.Errorf("image removed: %+v, %v, builds %v; want a build", img, err, f.builds)
 	}
 }
+
+// RememberedImage answers from the memo without the engine, and its check
+// fails with ErrStale when a base image changed or the image is gone.
+func TestRememberedImage(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	path := writeProject(t, "app", "[image]\nbuild = \".\"\n")
+	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "Dockerfile"), []byte("FROM base:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeImages{ids: map[string]string{"base:1": "sha256:b1"}}
+	host := idmap.Host{UID: 1000, GID: 1000}
+	about := runtime.Info{Endpoint: "unix:///a.sock", Facts: idmap.Engine{Kind: idmap.KindDocker}}
+	if _, _, ok := p.RememberedImage(f, about, host); ok {
+		t.Fatal("remembered an image before any build")
+	}
+	built, err := p.EnsureImage(t.Context(), f, about, host, BuildIfChanged, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.inspects, f.lookups = nil, nil
+	img, check, ok := p.RememberedImage(f, about, host)
+	if !ok || img.ID != built.ID || img.Ref != built.Ref || len(f.inspects)+len(f.lookups) != 0 {
+		t.Fatalf("RememberedImage = %+v, %v (engine calls %v %v); want the build, no engine call", img, ok, f.inspects, f.lookups)
+	}
+	if err := check(t.Context()); err != nil {
+		t.Errorf("check of an unchanged build = %v", err)
+	}
+	f.ids["base:1"] = "sha256:b2"
+	if err := check(t.Context()); !errors.Is(err, runtime.ErrStale) {
+		t.Errorf("check after the base changed = %v, want ErrStale", err)
+	}
+	f.ids["base:1"] = "sha256:b1"
+	delete(f.ids, built.Ref)
+	if err := check(t.Context()); !errors.Is(err, runtime.ErrStale) {
+		t.Errorf("check after the image was removed = %v, want ErrStale", err)
+	}
+}
