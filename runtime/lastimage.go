@@ -32,8 +32,7 @@ func LastImage(endpoint, ref string) (Image, bool) {
 // RememberImage records img (an answer of Engine.Image) for its Ref on the
 // engine at endpoint. Best effort: the memo only saves an inspect.
 func RememberImage(endpoint string, img Image) {
-	path := lastImagesPath(endpoint)
-	if path == "" || img.ID == "" || img.Ref == "" {
+	if img.ID == "" || img.Ref == "" {
 		return
 	}
 	m := readLastImages(endpoint)
@@ -44,14 +43,7 @@ func RememberImage(endpoint string, img Image) {
 		m = map[string]Image{}
 	}
 	m[img.Ref] = img
-	data, err := json.Marshal(m)
-	if err != nil || os.MkdirAll(filepath.Dir(path), 0o700) != nil {
-		return
-	}
-	tmp := fmt.Sprintf("%s.%d", path, os.Getpid())
-	if os.WriteFile(tmp, data, 0o600) == nil && os.Rename(tmp, path) != nil {
-		os.Remove(tmp)
-	}
+	writeLastImages(endpoint, m)
 }
 
 // ForgetImage drops what hpr remembers of ref on the engine at endpoint.
@@ -61,13 +53,7 @@ func ForgetImage(endpoint, ref string) {
 		return
 	}
 	delete(m, ref)
-	path := lastImagesPath(endpoint)
-	if data, err := json.Marshal(m); err == nil && path != "" {
-		tmp := fmt.Sprintf("%s.%d", path, os.Getpid())
-		if os.WriteFile(tmp, data, 0o600) == nil && os.Rename(tmp, path) != nil {
-			os.Remove(tmp)
-		}
-	}
+	writeLastImages(endpoint, m)
 }
 
 // CheckImage inspects img.Ref and returns nil when it still names img, and
@@ -84,6 +70,12 @@ func CheckImage(ctx context.Context, e Engine, endpoint string, img Image) error
 		return fmt.Errorf("%w: %s is image %s now, not %s", ErrStale, img.Ref, shortID(now.ID), shortID(img.ID))
 	}
 	return nil
+}
+
+func writeLastImages(endpoint string, m map[string]Image) {
+	if data, err := json.Marshal(m); err == nil {
+		WriteCache(lastImagesPath(endpoint), data)
+	}
 }
 
 func readLastImages(endpoint string) map[string]Image {
@@ -103,4 +95,17 @@ func lastImagesPath(endpoint string) string {
 	}
 	sum := sha256.Sum256([]byte(endpoint))
 	return filepath.Join(dir, "names", hex.EncodeToString(sum[:8])+".json")
+}
+
+// WriteCache writes a file of hpr's cache (under CacheDir) in one piece:
+// readers see the old content or the new, never a part. Best effort: a
+// cache that cannot be written costs time, not correctness.
+func WriteCache(path string, data []byte) {
+	if path == "" || os.MkdirAll(filepath.Dir(path), 0o700) != nil {
+		return
+	}
+	tmp := fmt.Sprintf("%s.%d", path, os.Getpid())
+	if os.WriteFile(tmp, data, 0o600) != nil || os.Rename(tmp, path) != nil {
+		os.Remove(tmp)
+	}
 }

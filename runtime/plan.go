@@ -106,14 +106,7 @@ func imageIdentity(ctx context.Context, e Engine, img Image) (passwd, group []by
 	}
 	if file != "" {
 		if data, err := json.Marshal(identityCache{passwd, group}); err == nil {
-			// Best effort: a cache that cannot be written costs time, not
-			// correctness.
-			if os.MkdirAll(filepath.Dir(file), 0o755) == nil {
-				tmp := file + fmt.Sprintf(".%d", os.Getpid())
-				if os.WriteFile(tmp, data, 0o644) == nil {
-					_ = os.Rename(tmp, file)
-				}
-			}
+			WriteCache(file, data)
 		}
 	}
 	return passwd, group, nil

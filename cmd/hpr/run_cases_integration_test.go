@@ -202,12 +202,8 @@ func TestRunRebuildsRemovedImage(t *testing.T) {
 		defer e.Close()
 		// Podman may still be removing the last run's container, which uses
 		// the image.
-		real, err := filepath.EvalSymlinks(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if left, err := runtime.Settle(t.Context(), e, map[string]string{runtime.LabelProject: real}, 10*time.Second); err != nil || len(left) > 0 {
-			t.Fatalf("containers left: %v, %v", left, err)
+		if left := leftContainers(t, te.Endpoint, dir); len(left) > 0 {
+			t.Fatalf("containers left: %v", left)
 		}
 		if err := e.RemoveImage(t.Context(), tag); err != nil {
 			t.Fatalf("removing %s: %v", tag, err)
@@ -250,8 +246,7 @@ func TestRunImageNameMoved(t *testing.T) {
 			ids = append(ids, img.ID)
 		}
 		defer func() {
-			real, _ := filepath.EvalSymlinks(dir)
-			_, _ = runtime.Settle(context.Background(), e, map[string]string{runtime.LabelProject: real}, 10*time.Second)
+			leftContainers(t, te.Endpoint, dir) // waits for Podman's removals
 			for _, id := range ids {
 				_ = e.RemoveImage(context.Background(), id)
 			}

@@ -92,23 +92,16 @@ func (p *Project) EnsureImage(ctx context.Context, e runtime.Engine, about runti
 		return runtime.Image{}, err
 	}
 	var last builtImage
-	exists := make(chan bool, 1)
 	if policy != BuildAlways {
 		last = p.lastBuilt(about.Endpoint, in.hash)
 	}
-	if last.Image.ID != "" {
-		go func() {
-			ok, err := e.ImageExists(ctx, last.Image.ID)
-			exists <- ok && err == nil // on an error, the tag is inspected below
-		}()
-	}
-	key, err := in.key(ctx, e, p.Image.Dockerfile)
+	key, found, err := in.keyAndLookup(ctx, e, p.Image.Dockerfile, last.Image.ID)
 	if err != nil {
 		return runtime.Image{}, err
 	}
 	tag := "hpr-" + p.Name + ":" + key[:12]
 	if policy != BuildAlways {
-		if last.Key == key && last.Image.ID != "" && <-exists {
+		if last.Key == key && found {
 			return last.Image, nil
 		}
 		img, err := e.Image(ctx, tag)
@@ -170,14 +163,9 @@ func (p *Project) RememberedImage(e runtime.Engine, about runtime.Info, h idmap.
 		return runtime.Image{}, nil, false
 	}
 	check = func(ctx context.Context) error {
-		exists := make(chan bool, 1)
-		go func() {
-			ok, err := e.ImageExists(ctx, last.Image.ID)
-			exists <- ok && err == nil
-		}()
-		key, err := in.key(ctx, e, p.Image.Dockerfile)
+		key, found, err := in.keyAndLookup(ctx, e, p.Image.Dockerfile, last.Image.ID)
 		switch {
-		case !<-exists:
+		case !found:
 			return fmt.Errorf("%w: image %s was removed", runtime.ErrStale, last.Image.Ref)
 		case err != nil:
 			return fmt.Errorf("%w: %w", runtime.ErrStale, err)
@@ -216,6 +204,23 @@ func (in buildInputs) key(ctx context.Context, e runtime.Engine, dockerfile stri
 		fmt.Fprintf(h, "base %d\n%s@%s\n", len(b)+1+len(img.ID), b, img.ID)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// keyAndLookup is key while asking, at the same time, whether the image
+// with ID id (when not empty) still exists: the time of one round trip for
+// both. An error of the lookup counts as not found.
+func (in buildInputs) keyAndLookup(ctx context.Context, e runtime.Engine, dockerfile, id string) (key string, found bool, err error) {
+	lookup := make(chan bool, 1)
+	if id == "" {
+		lookup <- false
+	} else {
+		go func() {
+			ok, err := e.ImageExists(ctx, id)
+			lookup <- ok && err == nil
+		}()
+	}
+	key, err = in.key(ctx, e, dockerfile)
+	return key, <-lookup, err
 }
 
 func (p *Project) localInputs(args map[string]string) (buildInputs, error) {
@@ -324,17 +329,7 @@ func (p *Project) rememberBuilt(b builtImage) {
 		}
 		lines = append(lines, string(line))
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".memo-*")
-	if err != nil {
-		return
-	}
-	_, werr := tmp.WriteString(strings.Join(lines, "\n") + "\n")
-	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), path) != nil {
-		os.Remove(tmp.Name())
-	}
+	runtime.WriteCache(path, []byte(strings.Join(lines, "\n")+"\n"))
 }
 
 // memoSize is how many engine and input sets a project's memo keeps.

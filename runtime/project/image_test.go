@@ -35,20 +35,7 @@ type fakeImages struct {
 }
 
 func (f *fakeImages) Image(ctx context.Context, ref string) (runtime.Image, error) {
-	f.mu.Lock()
-	f.inFlight++
-	f.maxInFlight = max(f.maxInFlight, f.inFlight)
-	if f.inFlight == 2 && f.paired != nil {
-		close(f.paired)
-	}
-	pairUp, paired := f.pairUp, f.paired
-	f.mu.Unlock()
-	if pairUp {
-		select {
-		case <-paired:
-		case <-time.After(time.Second):
-		}
-	}
+	f.enter()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.inFlight--
@@ -63,6 +50,23 @@ func (f *fakeImages) Image(ctx context.Context, ref string) (runtime.Image, erro
 // ImageExists answers for image IDs only (what EnsureImage asks it), and
 // takes part in pairUp like Image.
 func (f *fakeImages) ImageExists(ctx context.Context, ref string) (bool, error) {
+	f.enter()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inFlight--
+	f.count(&f.lookups, ref)
+	for _, id := range f.ids {
+		if id == ref {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// enter counts a call in flight and, with pairUp, waits (up to a second)
+// for a second one to be under way at the same time. The caller holds no
+// lock and decrements inFlight when done.
+func (f *fakeImages) enter() {
 	f.mu.Lock()
 	f.inFlight++
 	f.maxInFlight = max(f.maxInFlight, f.inFlight)
@@ -77,16 +81,6 @@ func (f *fakeImages) ImageExists(ctx context.Context, ref string) (bool, error) 
 		case <-time.After(time.Second):
 		}
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.inFlight--
-	f.count(&f.lookups, ref)
-	for _, id := range f.ids {
-		if id == ref {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 func (f *fakeImages) count(m *map[string]int, ref string) {
