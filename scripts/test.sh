@@ -44,7 +44,7 @@ unit() {
   # 15000 inputs is about 20 s on this machine.
   echo "== fuzz hpr.toml loading (${HPR_FUZZTIME:-15000x})"
   go test -tags "$TAGS" -run '^$' -fuzz '^FuzzLoad$' -fuzztime "${HPR_FUZZTIME:-15000x}" -fuzzminimizetime 2000x \
-    ./runtime/project >"$LOG/fuzz.txt" 2>&1 || { status=1; cat "$LOG/fuzz.txt"; }
+    ./project >"$LOG/fuzz.txt" 2>&1 || { status=1; cat "$LOG/fuzz.txt"; }
   tail -n 2 "$LOG/fuzz.txt"
 }
 

@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/hostpersist/hpr/runtime/project"
+	"github.com/hostpersist/hpr/project"
 	"github.com/spf13/cobra"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/hostpersist/hpr/conformance"
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/runtime/detect"
-	"github.com/hostpersist/hpr/runtime/project"
+	"github.com/hostpersist/hpr/project"
 	"github.com/spf13/cobra"
 )
 

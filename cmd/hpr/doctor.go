@@ -18,7 +18,7 @@ import (
 	"github.com/hostpersist/hpr/doctor"
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/runtime/detect"
-	"github.com/hostpersist/hpr/runtime/project"
+	"github.com/hostpersist/hpr/project"
 )
 
 // exitNotYours is doctor's exit status when files are not the user's, like a

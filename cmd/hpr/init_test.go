@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hostpersist/hpr/runtime/project"
+	"github.com/hostpersist/hpr/project"
 )
 
 // hpr init writes an hpr.toml that loads, builds the Dockerfile when there is

@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/hostpersist/hpr/runtime/project"
+	"github.com/hostpersist/hpr/project"
 	"github.com/spf13/cobra"
 )
 

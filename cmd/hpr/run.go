@@ -13,7 +13,7 @@ import (
 	"syscall"
 
 	"github.com/hostpersist/hpr/runtime"
-	"github.com/hostpersist/hpr/runtime/project"
+	"github.com/hostpersist/hpr/project"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )

@@ -14,7 +14,7 @@ import (
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/runtime"
 	"github.com/hostpersist/hpr/runtime/detect"
-	"github.com/hostpersist/hpr/runtime/project"
+	"github.com/hostpersist/hpr/project"
 )
 
 // bench holds the workspace and the engines opened in-process.
