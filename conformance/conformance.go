@@ -19,6 +19,7 @@ import (
 	"github.com/moby/sys/user"
 
 	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/project"
 	"github.com/hostpersist/hpr/runtime"
 )
 
@@ -40,18 +41,19 @@ const runTimeout = 3 * time.Minute
 // Options configure one engine's run. The zero value checks the default
 // plan with the probe image, as run outside a project.
 type Options struct {
-	// Image is the image to check; "" uses the probe image. The probe
-	// binary is bind-mounted read-only into any other image at ProbePath.
+	// Project is the project whose container is checked: conformance runs
+	// its probes in the very spec hpr run creates for it (image, plan,
+	// identity, capabilities, environment, volumes), with the probe as
+	// the command and a test directory as the project mount (ProbeSpec).
+	// Nil checks the default plan in the probe image.
+	Project *project.Project
+	// Image replaces the project's image; "" keeps it (or, without a
+	// project, uses the probe image). The probe binary is bind-mounted
+	// read-only into any image but the probe image, at ProbePath.
 	Image string
-	// Override is the project's [run] user; "" is idmap.OverrideAuto.
-	Override idmap.Override
-	// Mount is the project mount point; "" is /app.
-	Mount string
 	// Binary is the static hpr binary to probe with; "" is the running
 	// executable.
 	Binary string
-	// Version is hpr's version, for the io.hpr.version label; "" is "dev".
-	Version string
 	// Dir is where the test directory is made; "" is os.TempDir().
 	Dir string
 	// Labels are added to the labels of the run's containers (the CLI adds
@@ -92,11 +94,12 @@ type EngineReport struct {
 // Tested reports whether the engine was tested (its checks ran).
 func (r EngineReport) Tested() bool { return r.Error == "" && len(r.Checks) > 0 }
 
-// Run runs the conformance suite on one engine, whose Info is info, as the
-// user running this process. An error means the engine could not be tested
-// (the returned report still names it); failed checks are in the report.
-func Run(ctx context.Context, e runtime.Engine, info runtime.Info, opts Options) (rep EngineReport, err error) {
+// Run runs the conformance suite on the resolver's engine, as the
+// resolver's host user. An error means the engine could not be tested (the
+// returned report still names it); failed checks are in the report.
+func Run(ctx context.Context, r *project.Resolver, opts Options) (rep EngineReport, err error) {
 	start := time.Now()
+	info := r.Info
 	rep = EngineReport{Endpoint: info.Endpoint, Mode: info.Mode, Version: info.Facts.Version, Checks: []Check{}}
 	defer func() {
 		rep.Seconds = time.Since(start).Seconds()
@@ -104,30 +107,32 @@ func Run(ctx context.Context, e runtime.Engine, info runtime.Info, opts Options)
 			rep.Error, rep.Pass, rep.Checks = err.Error(), false, []Check{}
 		}
 	}()
-	s, err := newSession(ctx, e, info, opts)
+	s, err := newSession(r, opts)
 	if err != nil {
 		return rep, err
 	}
 	rep.Image = s.ref
 	checks, err := s.run(ctx)
+	rep.Image = cmp.Or(s.base.Image, s.ref)
 	if err != nil {
 		return rep, err
 	}
-	plan := s.plan
+	plan := s.base.Plan
 	rep.Plan, rep.Checks, rep.Pass = &plan, checks, len(failedIDs(checks)) == 0
 	return rep, nil
 }
 
 // session is one engine's run: what was decided before any container ran.
 type session struct {
-	e       runtime.Engine
-	info    runtime.Info
-	opts    Options
-	host    idmap.Host
-	ns      idmap.Namespace
-	bin     binary
-	version string
-	mount   string
+	r    *project.Resolver
+	e    runtime.Engine
+	info runtime.Info
+	opts Options
+	ns   idmap.Namespace
+	bin  binary
+	// proj is what is checked; probeImage says its image is the probe's.
+	proj       *project.Project
+	probeImage bool
 	// ref is the image checked; userRef the probe image with USER userUID.
 	ref     string
 	userRef string
@@ -136,13 +141,10 @@ type session struct {
 	// labels mark the run's volume; containerLabels its containers.
 	labels, containerLabels map[string]string
 	volume                  string
-	// plan and userPlan are filled by prepare, with the identities (passwd,
-	// group, HOME) PlanFor made for them.
-	plan, userPlan         idmap.Plan
-	identity, userIdentity runtime.Identity
-	// volumeInit is whether the volume was just made, so that its root is
-	// handed to the container user, as hpr run does.
-	volumeInit bool
+	// base is the spec hpr run would create for proj, and user the plan of
+	// the image-user probe; filled by prepare.
+	base runtime.ContainerSpec
+	user runtime.Planned
 	// remapErr is why the remap ranges could not be read.
 	remapErr error
 	// volumeErr is why the volume could not be made.
@@ -151,19 +153,17 @@ type session struct {
 	root string
 }
 
-func newSession(ctx context.Context, e runtime.Engine, info runtime.Info, opts Options) (*session, error) {
+func newSession(r *project.Resolver, opts Options) (*session, error) {
+	info := r.Info
 	if err := info.Mode.Validate(); err != nil {
 		return nil, fmt.Errorf("testing %s: %w", info.Endpoint, err)
 	}
 	if !info.Local {
 		return nil, fmt.Errorf("testing %s: the engine is not on this machine, so the files its containers write cannot be judged here; run hpr conformance on the engine's machine", info.Endpoint)
 	}
-	host, err := idmap.CurrentHost()
-	if err != nil {
-		return nil, fmt.Errorf("reading your identity: %w", err)
-	}
 	binPath := opts.Binary
 	if binPath == "" {
+		var err error
 		if binPath, err = os.Executable(); err != nil {
 			return nil, fmt.Errorf("finding the hpr binary: %w", err)
 		}
@@ -177,14 +177,14 @@ func newSession(ctx context.Context, e runtime.Engine, info runtime.Info, opts O
 		return nil, err
 	}
 	s := &session{
-		e: e, info: info, opts: opts, host: host, bin: bin,
-		version: cmp.Or(opts.Version, "dev"), mount: cmp.Or(opts.Mount, "/app"),
-		ref: cmp.Or(opts.Image, bin.probeRef()), userUID: otherUID(host.UID),
-		runID: hex.EncodeToString(id),
-		ns:    idmap.Namespace{Mode: info.Mode},
+		r: r, e: r.Engine, info: info, opts: opts, bin: bin,
+		userUID: otherUID(r.Host.UID), runID: hex.EncodeToString(id),
+		ns: idmap.Namespace{Mode: info.Mode},
 	}
+	s.proj, s.probeImage = target(opts, bin)
+	s.ref = s.proj.Image.Ref // empty for a project that builds its image
 	s.userRef = bin.userProbeRef(s.userUID)
-	s.labels = map[string]string{runtime.LabelVersion: s.version, LabelRun: s.runID}
+	s.labels = map[string]string{runtime.LabelVersion: cmp.Or(r.Version, "dev"), LabelRun: s.runID}
 	s.containerLabels = maps.Clone(opts.Labels)
 	if s.containerLabels == nil {
 		s.containerLabels = map[string]string{}
@@ -195,6 +195,28 @@ func newSession(ctx context.Context, e runtime.Engine, info runtime.Info, opts O
 		s.ns.RemapUIDs, s.ns.RemapGIDs, s.remapErr = RemapRanges("/etc/subuid", "/etc/subgid", "dockremap")
 	}
 	return s, nil
+}
+
+// target is the project a run checks: the options' project (with its
+// image replaced by Image), or the default plan in the probe image (or
+// Image); and whether its image is the probe image.
+func target(opts Options, bin binary) (*project.Project, bool) {
+	p := opts.Project
+	if p == nil {
+		dir, _ := os.Getwd()
+		p = project.AdHoc(dir, "")
+	} else {
+		c := *p
+		p = &c
+	}
+	if opts.Image != "" {
+		p.Image = project.Image{Ref: opts.Image}
+	}
+	if !p.Image.Building() && p.Image.Ref == "" {
+		p.Image = project.Image{Ref: bin.probeRef()}
+		return p, true
+	}
+	return p, false
 }
 
 // RemapRanges reads the subordinate ranges of a userns-remap daemon's remap
@@ -224,50 +246,57 @@ func RemapRanges(subuid, subgid, name string) (uids, gids []idmap.IDRange, err e
 	return uids, gids, nil
 }
 
-// prepare makes sure the images and the volume exist and makes the plans,
+// prepare makes sure the images and the volume exist, resolves the spec
+// hpr run would create for the project and plans the image-user probe,
 // concurrently.
 func (s *session) prepare(ctx context.Context) error {
-	override := cmp.Or(s.opts.Override, idmap.OverrideAuto)
-	ensureAndPlan := func(ref, user string, imp bool) (runtime.Planned, error) {
-		if imp {
-			if err := ensureProbeImage(ctx, s.e, s.bin, ref, s.version, user); err != nil {
-				return runtime.Planned{}, err
-			}
-		}
-		p, err := runtime.PlanFor(ctx, s.e, s.info, s.host, ref, override)
-		if errors.Is(err, runtime.ErrNotFound) && !imp {
-			return p, fmt.Errorf("image %s is not on this engine, and hpr never pulls: pull or build it there first (%w)", ref, runtime.ErrNotFound)
-		}
-		return p, err
-	}
 	var (
-		wg                sync.WaitGroup
-		main, other       runtime.Planned
-		mainErr, otherErr error
+		wg              sync.WaitGroup
+		baseErr, usrErr error
 	)
-	wg.Go(func() { main, mainErr = ensureAndPlan(s.ref, "", s.opts.Image == "") })
+	wg.Go(func() { s.base, baseErr = s.resolveBase(ctx) })
 	wg.Go(func() {
-		other, otherErr = ensureAndPlan(s.userRef, fmt.Sprintf("%d:%d", s.userUID, s.userUID), true)
+		usrErr = ensureProbeImage(ctx, s.e, s.bin, s.userRef, s.r.Version, fmt.Sprintf("%d:%d", s.userUID, s.userUID))
+		if usrErr == nil {
+			s.user, usrErr = s.r.Plan(ctx, s.userRef, s.proj.Run.User)
+		}
 	})
 	wg.Go(func() {
 		// A volume that cannot be made fails the volume check, not the run.
-		created, err := s.e.EnsureVolume(ctx, runtime.VolumeSpec{Name: s.volume, Labels: s.labels})
-		if err != nil {
+		if _, err := s.e.EnsureVolume(ctx, runtime.VolumeSpec{Name: s.volume, Labels: s.labels}); err != nil {
 			s.volumeErr = fmt.Sprintf("creating volume %s: %v", s.volume, err)
 		}
-		s.volumeInit = created
 	})
 	wg.Wait()
-	if err := errors.Join(mainErr, otherErr); err != nil {
+	if err := errors.Join(baseErr, usrErr); err != nil {
 		s.removeVolume(ctx)
 		return err
 	}
-	s.plan, s.userPlan = main.Plan, other.Plan
-	s.identity, s.userIdentity = main.Identity, other.Identity
 	if s.opts.PlanHook != nil {
-		s.plan, s.userPlan = s.opts.PlanHook(s.plan), s.opts.PlanHook(s.userPlan)
+		s.base.Plan, s.user.Plan = s.opts.PlanHook(s.base.Plan), s.opts.PlanHook(s.user.Plan)
 	}
 	return nil
+}
+
+// resolveBase is the spec hpr run would create for the project on this
+// engine, asked of the same resolver hpr run asks. A project's image is
+// never built here: conformance checks what is there.
+func (s *session) resolveBase(ctx context.Context) (runtime.ContainerSpec, error) {
+	memo := project.MemoRecord
+	if s.probeImage {
+		memo = project.MemoOff
+		if err := ensureProbeImage(ctx, s.e, s.bin, s.ref, s.r.Version, ""); err != nil {
+			return runtime.ContainerSpec{}, err
+		}
+	}
+	res, err := s.r.Resolve(ctx, s.proj, project.Request{Policy: project.BuildNever, Memo: memo, Labels: s.containerLabels})
+	switch {
+	case errors.Is(err, project.ErrNotBuilt):
+		return runtime.ContainerSpec{}, fmt.Errorf("%w (here: hpr build --engine %s)", err, s.info.Endpoint)
+	case errors.Is(err, runtime.ErrNotFound) && !s.probeImage && !s.proj.Image.Building():
+		return runtime.ContainerSpec{}, fmt.Errorf("image %s is not on this engine, and hpr never pulls: pull or build it there first (%w)", s.ref, runtime.ErrNotFound)
+	}
+	return res.Spec, err
 }
 
 // run prepares, runs the probes, judges and cleans up.
@@ -286,110 +315,123 @@ func (s *session) run(ctx context.Context) ([]Check, error) {
 		return nil, err
 	}
 	s.root = root
-	app := runtime.Mount{Source: filepath.Join(root, appDir), Target: s.mount}
-	extra := runtime.Mount{Source: filepath.Join(root, extraDir), Target: extraTarget}
-	var vols []runtime.VolumeMount
-	if s.volumeErr == "" {
-		vols = []runtime.VolumeMount{{Name: s.volume, Target: volumeTarget, Init: s.volumeInit}}
-	}
-	args := func(withExtra bool) []string {
-		a := []string{"probe", "--app", s.mount}
-		if vols != nil {
-			a = append(a, "--volume", volumeTarget)
-		}
-		if withExtra {
-			a = append(a, "--extra", extraTarget)
-		}
-		return a
-	}
-
 	var (
 		wg               sync.WaitGroup
 		mainRun, userRun probeRun
 		extraErr         string
 	)
-	wg.Go(func() {
-		var err error
-		mainRun, err = s.probe(ctx, s.spec(s.ref, s.plan, s.identity, args(true), []runtime.Mount{app, extra}, vols))
-		if err != nil {
-			// An engine that refuses the second mount must not hide every
-			// other check: try again without it.
-			again, aerr := s.probe(ctx, s.spec(s.ref, s.plan, s.identity, args(false), []runtime.Mount{app}, vols))
-			if aerr == nil {
-				mainRun, extraErr = again, err.Error()
-			}
-		}
-	})
-	wg.Go(func() {
-		userArgs := []string{"probe", "--app", s.mount, "--steps", strings.Join([]string{CheckCreate, CheckNested, CheckChild}, ",")}
-		userApp := runtime.Mount{Source: filepath.Join(root, imageUserDir), Target: s.mount}
-		spec := s.spec(s.userRef, s.userPlan, s.userIdentity, userArgs, []runtime.Mount{userApp}, nil)
-		var err error
-		if userRun, err = s.probe(ctx, spec); err != nil {
-			// A container that did not start says nothing about the
-			// mapping (seen once on rootless Podman 4.3.1, whose first
-			// keep-id run of a new image copies its layers while the main
-			// probe starts): try once more, and report both if it fails
-			// again.
-			if again, aerr := s.probe(ctx, spec); aerr == nil {
-				userRun = again
-			} else {
-				userRun.Err = fmt.Sprintf("%v (and on a second try: %v)", err, aerr)
-			}
-		}
-	})
+	wg.Go(func() { mainRun, extraErr = s.mainProbe(ctx) })
+	wg.Go(func() { userRun = s.userProbe(ctx) })
 	wg.Wait()
 
 	in := judgeInput{
-		host: s.host, plan: s.plan, ns: s.ns, mount: s.mount,
+		host: s.r.Host, plan: s.base.Plan, ns: s.ns, mount: s.mount(),
 		main: mainRun, extraErr: extraErr, volumeErr: s.volumeErr,
-		userImageUser: fmt.Sprintf("%d:%d", s.userUID, s.userUID), userPlan: s.userPlan, user: userRun,
+		userImageUser: fmt.Sprintf("%d:%d", s.userUID, s.userUID), userPlan: s.user.Plan, user: userRun,
 		files: observe(root),
 	}
 	in.cleanupNote = s.clean(ctx)
 	if s.remapErr != nil {
 		in.cleanupNote = strings.TrimPrefix(in.cleanupNote+"; ", "; ") + "owners cannot be explained: " + s.remapErr.Error()
 	}
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runtime.RemoveTimeout)
-	// Podman removes an exited container itself, a fraction of a second
-	// after hpr has read its exit status: give it the time.
-	left, err := runtime.Settle(lctx, s.e, map[string]string{LabelRun: s.runID}, settleTimeout)
-	cancel()
-	if err != nil {
-		in.listErr = err.Error()
-	}
-	in.leftovers = left
+	in.leftovers, in.listErr = s.leftovers(ctx)
 	in.volumeNote = s.removeVolume(ctx)
 	return judge(in), nil
+}
+
+// mainProbe runs the probe in the project's spec, with the test
+// directory's extra mount; an engine that refuses the second mount must
+// not hide every other check, so without it if need be (extraErr says
+// why).
+func (s *session) mainProbe(ctx context.Context) (run probeRun, extraErr string) {
+	app := runtime.Mount{Source: filepath.Join(s.root, appDir), Target: s.mount()}
+	extra := runtime.Mount{Source: filepath.Join(s.root, extraDir), Target: extraTarget}
+	args := []string{"probe", "--app", s.mount()}
+	var vols []runtime.VolumeMount
+	if s.volumeErr == "" {
+		vols = []runtime.VolumeMount{{Name: s.volume, Target: volumeTarget}}
+		args = append(args, "--volume", volumeTarget)
+	}
+	run, err := s.probe(ctx, s.probeSpec(s.base, append(args, "--extra", extraTarget), app, vols, extra))
+	if err != nil {
+		if again, aerr := s.probe(ctx, s.probeSpec(s.base, args, app, vols)); aerr == nil {
+			return again, err.Error()
+		}
+	}
+	return run, ""
+}
+
+// userProbe runs the probe in the image whose USER is another uid, under
+// the plan the project's [run] user gives it. A container that did not
+// start says nothing about the mapping (seen once on rootless Podman,
+// whose first keep-id run of a new image copies its layers while the main
+// probe starts): it is tried once more, and both errors are reported if
+// that fails too.
+func (s *session) userProbe(ctx context.Context) probeRun {
+	base := s.base
+	base.Image, base.ImageID, base.Plan, base.Identity = s.user.Image.Ref, s.user.Image.ID, s.user.Plan, s.user.Identity
+	base.Volumes = nil
+	args := []string{"probe", "--app", s.mount(), "--steps", strings.Join([]string{CheckCreate, CheckNested, CheckChild}, ",")}
+	app := runtime.Mount{Source: filepath.Join(s.root, imageUserDir), Target: s.mount()}
+	spec := s.probeSpec(base, args, app, nil)
+	run, err := s.probe(ctx, spec)
+	if err == nil {
+		return run
+	}
+	again, aerr := s.probe(ctx, spec)
+	if aerr == nil {
+		return again
+	}
+	run.Err = fmt.Sprintf("%v (and on a second try: %v)", err, aerr)
+	return run
+}
+
+// leftovers lists the run's containers still there once the engine had
+// the time to remove those it removes by itself (Podman, a fraction of a
+// second after hpr read their exit status).
+func (s *session) leftovers(ctx context.Context) ([]runtime.Container, string) {
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runtime.RemoveTimeout)
+	defer cancel()
+	left, err := runtime.Settle(lctx, s.e, map[string]string{LabelRun: s.runID}, settleTimeout)
+	if err != nil {
+		return left, err.Error()
+	}
+	return left, ""
 }
 
 // settleTimeout bounds how long the no-leftovers check waits for an engine
 // that removes exited containers itself (see runtime.Settle).
 const settleTimeout = 10 * time.Second
 
-// spec is a probe container: the probe binary as entrypoint (bind-mounted
-// when the image is not a probe image), the run's labels.
-func (s *session) spec(ref string, plan idmap.Plan, id runtime.Identity, args []string, mounts []runtime.Mount, vols []runtime.VolumeMount) runtime.ContainerSpec {
-	mountBinary := ref != s.bin.probeRef() && ref != s.userRef
-	// The test directory is the project of the run's containers: never
-	// the user's project, whose containers hpr exec and gc look for.
-	labels := maps.Clone(s.containerLabels)
-	labels[runtime.LabelProject] = s.root
-	ms := append([]runtime.Mount(nil), mounts...)
-	if mountBinary {
-		ms = append(ms, runtime.Mount{Source: s.bin.Path, Target: ProbePath, ReadOnly: true})
+// mount is the project mount point inside the container.
+func (s *session) mount() string { return s.base.Mounts[0].Target }
+
+// probeSpec is the spec of a probe container made from base, the spec hpr
+// run creates for the project: the same image, plan, identity, environment,
+// capabilities and volumes, with only these replaced — the probe binary as
+// entrypoint with args as its command (bind-mounted read-only when the
+// image is not a probe image); app (a test directory, at the project mount
+// point) as the project mount; the mount point as the working directory;
+// no published ports (a running hpr run may hold them); the engine's
+// choice of name; labels that make the test directory the container's
+// project (never the user's project, whose containers hpr exec and gc look
+// for) and mark the conformance run; and vols and extra mounts added.
+func (s *session) probeSpec(base runtime.ContainerSpec, args []string, app runtime.Mount, vols []runtime.VolumeMount, extra ...runtime.Mount) runtime.ContainerSpec {
+	spec := base
+	spec.Name = ""
+	spec.Entrypoint = []string{ProbePath}
+	spec.Cmd = append([]string(nil), args...)
+	spec.WorkingDir = app.Target
+	spec.Ports = nil
+	spec.Mounts = append(append([]runtime.Mount{app}, base.Mounts[1:]...), extra...)
+	if base.Image != s.bin.probeRef() && base.Image != s.userRef {
+		spec.Mounts = append(spec.Mounts, runtime.Mount{Source: s.bin.Path, Target: ProbePath, ReadOnly: true})
 	}
-	return runtime.ContainerSpec{
-		Image:      ref,
-		Entrypoint: []string{ProbePath},
-		Cmd:        append([]string(nil), args...),
-		WorkingDir: s.mount,
-		Mounts:     ms,
-		Volumes:    vols,
-		Labels:     labels,
-		Plan:       plan,
-		Identity:   id,
-	}
+	spec.Volumes = append(append([]runtime.VolumeMount(nil), base.Volumes...), vols...)
+	spec.Labels = maps.Clone(base.Labels)
+	maps.Copy(spec.Labels, s.containerLabels)
+	spec.Labels[runtime.LabelProject] = s.root
+	return spec
 }
 
 // probe runs one probe container and reads its report. An error means the
@@ -433,13 +475,13 @@ func (s *session) clean(ctx context.Context) string {
 	// Clean up even when the caller gave up: what is left is root's.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runTimeout)
 	defer cancel()
-	p, err := runtime.PlanFor(ctx, s.e, s.info, s.host, s.ref, idmap.OverrideRoot)
+	p, err := s.r.Plan(ctx, s.base.Image, idmap.OverrideRoot)
 	if err != nil {
 		return fmt.Sprintf("%s is left (remove it as root): planning a container to remove it: %v", root, err)
 	}
-	spec := s.spec(s.ref, p.Plan, p.Identity, []string{"probe", "--clean", cleanTarget},
-		[]runtime.Mount{{Source: root, Target: cleanTarget}}, nil)
-	spec.WorkingDir = cleanTarget
+	base := s.base
+	base.Image, base.ImageID, base.Plan, base.Identity, base.Volumes = p.Image.Ref, p.Image.ID, p.Plan, p.Identity, nil
+	spec := s.probeSpec(base, []string{"probe", "--clean", cleanTarget}, runtime.Mount{Source: root, Target: cleanTarget}, nil)
 	var stderr bytes.Buffer
 	code, err := runtime.Run(ctx, s.e, runtime.RunOptions{Spec: spec, Streams: runtime.Streams{Stderr: &stderr}})
 	if err == nil && code != 0 {
@@ -454,13 +496,6 @@ func (s *session) clean(ctx context.Context) string {
 	return "files owned by others were removed by a container running as root"
 }
 
-// volumeRemover is what an engine needs to remove the run's volume. It is
-// not part of runtime.Engine yet; without it the volume is left, labelled,
-// for hpr gc.
-type volumeRemover interface {
-	RemoveVolume(ctx context.Context, name string) error
-}
-
 // removeVolume removes the run's volume once; it returns a note when it
 // cannot.
 func (s *session) removeVolume(ctx context.Context) string {
@@ -469,13 +504,9 @@ func (s *session) removeVolume(ctx context.Context) string {
 	}
 	name := s.volume
 	s.volume = ""
-	vr, ok := s.e.(volumeRemover)
-	if !ok {
-		return fmt.Sprintf("volume %s is left: hpr cannot remove volumes yet; remove it with `%s volume rm %s`", name, s.info.Facts.Kind, name)
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runtime.RemoveTimeout)
 	defer cancel()
-	if err := vr.RemoveVolume(ctx, name); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+	if err := s.e.RemoveVolume(ctx, name); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 		return fmt.Sprintf("removing volume %s: %v", name, err)
 	}
 	return ""

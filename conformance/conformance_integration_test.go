@@ -14,7 +14,9 @@ import (
 	"github.com/hostpersist/hpr/conformance"
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/internal/testenv"
+	"github.com/hostpersist/hpr/project"
 	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/cache"
 	"github.com/hostpersist/hpr/runtime/detect"
 )
 
@@ -48,7 +50,7 @@ func TestRun(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
 		e := open(t, te)
 		dir := t.TempDir()
-		rep, err := conformance.Run(context.Background(), e, e.About, conformance.Options{Binary: testenv.Bin(t), Dir: dir, Labels: liveLabels()})
+		rep, err := conformance.Run(context.Background(), resolver(t, e), conformance.Options{Binary: testenv.Bin(t), Dir: dir, Labels: liveLabels()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +105,7 @@ func TestNaivePlanFails(t *testing.T) {
 			}
 			e := open(t, te)
 			dir := t.TempDir()
-			rep, err := conformance.Run(context.Background(), e, e.About, conformance.Options{Binary: testenv.Bin(t), Dir: dir, PlanHook: naive, Labels: liveLabels()})
+			rep, err := conformance.Run(context.Background(), resolver(t, e), conformance.Options{Binary: testenv.Bin(t), Dir: dir, PlanHook: naive, Labels: liveLabels()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,12 +146,12 @@ func BenchmarkRun(b *testing.B) {
 		b.Run(string(te.Mode), func(b *testing.B) {
 			e := open(b, te)
 			opts := conformance.Options{Binary: testenv.Bin(b), Dir: b.TempDir(), Labels: liveLabels()}
-			if _, err := conformance.Run(context.Background(), e, e.About, opts); err != nil { // warm up: images, caches
+			if _, err := conformance.Run(context.Background(), resolver(b, e), opts); err != nil { // warm up: images, caches
 				b.Fatal(err)
 			}
 			b.ResetTimer()
 			for b.Loop() {
-				rep, err := conformance.Run(context.Background(), e, e.About, opts)
+				rep, err := conformance.Run(context.Background(), resolver(b, e), opts)
 				if err != nil || !rep.Pass {
 					b.Fatalf("pass %v, err %v", rep.Pass, err)
 				}
@@ -167,4 +169,15 @@ func assertEmpty(t *testing.T, dir string) {
 	for _, e := range left {
 		t.Errorf("the run left %s/%s", dir, e.Name())
 	}
+}
+
+// resolver resolves projects on e for the user running the test, as the
+// CLI does.
+func resolver(t testing.TB, e *detect.Engine) *project.Resolver {
+	t.Helper()
+	host, err := idmap.CurrentHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &project.Resolver{Engine: e, Info: e.About, Host: host, Cache: cache.Open()}
 }

@@ -4,8 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/project"
 	"github.com/hostpersist/hpr/runtime"
 )
 
@@ -33,33 +32,25 @@ const (
 
 // FixOptions describe one fixing container.
 type FixOptions struct {
-	Engine runtime.Engine
-	Info   runtime.Info
-	Host   idmap.Host
+	// Resolver is the engine to fix through, and the host user.
+	Resolver *project.Resolver
 	// Root is the host directory the files are relative to; it is mounted
 	// into the container.
 	Root  string
 	Files []File
 	// Binary is a static hpr, the container's entrypoint.
 	Binary string
-	// Labels go on the container (io.hpr.project, the pid of this hpr...),
-	// so that hpr gc removes it if this hpr is killed.
+	// Labels go on the container (the pid of this hpr...), so that hpr gc
+	// removes it if this hpr is killed.
 	Labels map[string]string
 }
 
 // Fix hands o.Files back to the host user through a container that runs as
-// root on o.Engine, and reports what the container did. The caller has
-// checked with CanFix that the engine maps the files' owners.
+// root on o.Resolver's engine, and reports what the container did. The
+// caller has checked with CanFix that the engine maps the files' owners.
 func Fix(ctx context.Context, o FixOptions) (InsideReport, error) {
-	if err := ensureImage(ctx, o.Engine); err != nil {
-		return InsideReport{}, err
-	}
-	planned, err := runtime.PlanFor(ctx, o.Engine, o.Info, o.Host, FixerImage, idmap.OverrideRoot)
-	if err != nil {
-		return InsideReport{}, err
-	}
-	uid, gid, err := Target(idmap.Namespace{Mode: planned.Plan.Mode, Userns: planned.Plan.Userns}, o.Host)
-	if err != nil {
+	e := o.Resolver.Engine
+	if err := ensureImage(ctx, e); err != nil {
 		return InsideReport{}, err
 	}
 	list, err := os.CreateTemp("", "hpr-doctor-*.list")
@@ -74,23 +65,30 @@ func Fix(ctx context.Context, o FixOptions) (InsideReport, error) {
 	if err := list.Close(); err != nil {
 		return InsideReport{}, fmt.Errorf("writing the list of files to fix: %w", err)
 	}
-	spec := runtime.ContainerSpec{
-		Name:       "hpr-doctor-" + randomSuffix(),
-		Image:      FixerImage,
-		Entrypoint: []string{binPath},
-		Cmd:        []string{"doctor", "--fix-inside", fixTarget, "--list", listPath, "--owner", fmt.Sprintf("%d:%d", uid, gid)},
-		WorkingDir: "/",
+	// The fixer is an ad hoc project of the fixer image, rooted at Root
+	// and run as root, so that the resolver makes its spec as for any
+	// other run.
+	p := project.AdHoc(o.Root, FixerImage)
+	p.Run.Mount, p.Run.User, p.Run.Entrypoint = fixTarget, idmap.OverrideRoot, []string{binPath}
+	res, err := o.Resolver.Resolve(ctx, p, project.Request{
+		Policy: project.BuildNever,
+		Memo:   project.MemoOff,
 		Mounts: []runtime.Mount{
-			{Source: o.Root, Target: fixTarget},
 			{Source: o.Binary, Target: binPath, ReadOnly: true},
 			{Source: list.Name(), Target: listPath, ReadOnly: true},
 		},
-		Labels:   o.Labels,
-		Plan:     planned.Plan,
-		Identity: planned.Identity,
+		Labels: o.Labels,
+	})
+	if err != nil {
+		return InsideReport{}, err
 	}
+	uid, gid, err := Target(idmap.Namespace{Mode: res.Spec.Plan.Mode, Userns: res.Spec.Plan.Userns}, o.Resolver.Host)
+	if err != nil {
+		return InsideReport{}, err
+	}
+	res.Spec.Cmd = []string{"doctor", "--fix-inside", fixTarget, "--list", listPath, "--owner", fmt.Sprintf("%d:%d", uid, gid)}
 	var stdout, stderr bytes.Buffer
-	code, err := runtime.Run(ctx, o.Engine, runtime.RunOptions{Spec: spec, Streams: runtime.Streams{Stdout: &stdout, Stderr: &stderr}})
+	code, err := runtime.Run(ctx, e, runtime.RunOptions{Spec: res.Spec, Streams: runtime.Streams{Stdout: &stdout, Stderr: &stderr}})
 	if err != nil {
 		return InsideReport{}, fmt.Errorf("running the fixing container: %w", err)
 	}
@@ -174,10 +172,4 @@ func writeImageTar(w io.Writer) error {
 		return fmt.Errorf("writing %s: %w", FixerImage, err)
 	}
 	return nil
-}
-
-func randomSuffix() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

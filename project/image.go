@@ -17,12 +17,13 @@ import (
 
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/cache"
 	"github.com/hostpersist/hpr/runtime/dockerfile"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 )
 
-// BuildPolicy says when EnsureImage may build.
+// BuildPolicy says when Resolver.Image may build.
 type BuildPolicy int
 
 // Build policies.
@@ -61,41 +62,38 @@ func (p *Project) BuildArgs(h idmap.Host, e idmap.Engine) (map[string]string, er
 	return args, nil
 }
 
-// EnsureImage returns the image to run: [image] ref as is, or the tag of the
+// Image returns the image to run: [image] ref as is, or the tag of the
 // image built from the project's build inputs, building it first when the
 // policy allows and no image for these inputs exists. The tag is
 // "hpr-<name>:<12 hex digits of the inputs' hash>", so unchanged inputs mean
-// no build and no context upload. Build output goes to out.
+// no build and no context upload. Build output goes to r.BuildOutput.
 //
-// The result's Ref is what to run. Where EnsureImage knows the image (a
-// build found by its tag) the result is the engine's whole answer (ID set),
-// which runtime.PlanImage takes instead of inspecting it again; otherwise
-// only Ref is set.
+// The result's Ref is what to run. Where Image knows the image (a build
+// found by its tag or the build memo) the result is the engine's whole
+// answer (ID set), which runtime.PlanImage takes instead of inspecting it
+// again; otherwise only Ref is set.
 //
 // The hash covers the base images' IDs, which only the engine knows, so an
 // unchanged build costs at least one inspect per FROM image. It costs no
-// more: the image built for the same inputs last time is remembered under
-// hpr's cache directory with its ID and config (an image's ID is the hash
-// of its config, so the config cannot go stale), and while the bases are
-// inspected hpr only asks whether that image ID still exists, which on
-// Podman is a fraction of an inspect (0.8 ms against 4–6 ms).
-func (p *Project) EnsureImage(ctx context.Context, e runtime.Engine, about runtime.Info, h idmap.Host, policy BuildPolicy, out io.Writer) (runtime.Image, error) {
+// more: the image built for the same inputs last time is remembered in the
+// build memo with its ID and config (an image's ID is the hash of its
+// config, so the config cannot go stale), and while the bases are
+// inspected hpr only asks whether that image ID still exists (ImageExists,
+// cheaper than an inspect on Podman).
+func (r *Resolver) Image(ctx context.Context, p *Project, policy BuildPolicy) (runtime.Image, error) {
 	if !p.Image.Building() {
 		return runtime.Image{Ref: p.Image.Ref}, nil
 	}
-	args, err := p.BuildArgs(h, about.Facts)
+	in, err := r.inputs(p)
 	if err != nil {
 		return runtime.Image{}, err
 	}
-	in, err := p.localInputs(args)
-	if err != nil {
-		return runtime.Image{}, err
-	}
+	memo := r.builds(p)
 	var last builtImage
 	if policy != BuildAlways {
-		last = p.lastBuilt(about.Endpoint, in.hash)
+		last = memo.last(in.hash)
 	}
-	key, found, err := in.keyAndLookup(ctx, e, p.Image.Dockerfile, last.Image.ID)
+	key, found, err := in.keyAndLookup(ctx, r.Engine, p.Image.Dockerfile, last.Image.ID)
 	if err != nil {
 		return runtime.Image{}, err
 	}
@@ -104,11 +102,11 @@ func (p *Project) EnsureImage(ctx context.Context, e runtime.Engine, about runti
 		if last.Key == key && found {
 			return last.Image, nil
 		}
-		img, err := e.Image(ctx, tag)
+		img, err := r.Engine.Image(ctx, tag)
 		switch {
 		case err == nil:
 			img.Ref = tag
-			p.rememberBuilt(builtImage{Engine: about.Endpoint, Inputs: in.hash, Key: key, Image: img})
+			memo.remember(builtImage{Inputs: in.hash, Key: key, Image: img})
 			return img, nil
 		case !errors.Is(err, runtime.ErrNotFound):
 			return runtime.Image{}, fmt.Errorf("inspecting image %s: %w", tag, err)
@@ -116,11 +114,20 @@ func (p *Project) EnsureImage(ctx context.Context, e runtime.Engine, about runti
 			return runtime.Image{}, fmt.Errorf("%w: %s (the build inputs changed or it was never built): run `hpr build`", ErrNotBuilt, tag)
 		}
 	}
-	err = e.Build(ctx, runtime.BuildOptions{
+	return r.build(ctx, p, in, key, tag, memo)
+}
+
+// build builds the project's image as tag and remembers it.
+func (r *Resolver) build(ctx context.Context, p *Project, in buildInputs, key, tag string, memo buildMemo) (runtime.Image, error) {
+	out := r.BuildOutput
+	if out == nil {
+		out = io.Discard
+	}
+	err := r.Engine.Build(ctx, runtime.BuildOptions{
 		ContextDir: p.Image.BuildContext,
 		Dockerfile: p.Image.DockerfileInContext(),
 		Tag:        tag,
-		Args:       args,
+		Args:       in.args,
 		Labels: map[string]string{
 			runtime.LabelProject: p.RealRoot,
 			"io.hpr.inputs":      key,
@@ -130,40 +137,33 @@ func (p *Project) EnsureImage(ctx context.Context, e runtime.Engine, about runti
 	if err != nil {
 		return runtime.Image{}, fmt.Errorf("building %s: %w", tag, err)
 	}
-	img, err := e.Image(ctx, tag)
+	img, err := r.Engine.Image(ctx, tag)
 	if err != nil {
 		return runtime.Image{}, fmt.Errorf("inspecting the image just built, %s: %w", tag, err)
 	}
 	img.Ref = tag
-	p.rememberBuilt(builtImage{Engine: about.Endpoint, Inputs: in.hash, Key: key, Image: img})
+	memo.remember(builtImage{Inputs: in.hash, Key: key, Image: img})
 	return img, nil
 }
 
-// RememberedImage is the image built last time on this engine for the
-// project's current local build inputs (the memo EnsureImage keeps), with
-// the check that it is still the one to run: the base images still have
-// the IDs it was built from and the image still exists. It costs no engine
-// call; check makes the calls EnsureImage would, and fails with an error
-// wrapping runtime.ErrStale when the image is not the one to run (then
-// EnsureImage decides, building if it must). ok is false without a record.
-func (p *Project) RememberedImage(e runtime.Engine, about runtime.Info, h idmap.Host) (img runtime.Image, check func(context.Context) error, ok bool) {
-	if !p.Image.Building() {
-		return runtime.Image{}, nil, false
-	}
-	args, err := p.BuildArgs(h, about.Facts)
+// rememberedBuild is the image built last time on this engine for the
+// project's current local build inputs (the build memo), with the check
+// that it is still the one to run: the base images still have the IDs it
+// was built from and the image still exists. It costs no engine call;
+// check makes the calls Image would, and fails with an error wrapping
+// runtime.ErrStale when the image is not the one to run (then Image
+// decides, building if it must). ok is false without a record.
+func (r *Resolver) rememberedBuild(p *Project) (img runtime.Image, check func(context.Context) error, ok bool) {
+	in, err := r.inputs(p)
 	if err != nil {
 		return runtime.Image{}, nil, false
 	}
-	in, err := p.localInputs(args)
-	if err != nil {
-		return runtime.Image{}, nil, false
-	}
-	last := p.lastBuilt(about.Endpoint, in.hash)
+	last := r.builds(p).last(in.hash)
 	if last.Image.ID == "" {
 		return runtime.Image{}, nil, false
 	}
 	check = func(ctx context.Context) error {
-		key, found, err := in.keyAndLookup(ctx, e, p.Image.Dockerfile, last.Image.ID)
+		key, found, err := in.keyAndLookup(ctx, r.Engine, p.Image.Dockerfile, last.Image.ID)
 		switch {
 		case !found:
 			return fmt.Errorf("%w: image %s was removed", runtime.ErrStale, last.Image.Ref)
@@ -177,6 +177,16 @@ func (p *Project) RememberedImage(e runtime.Engine, about runtime.Info, h idmap.
 	return last.Image, check, true
 }
 
+// inputs are the project's local build inputs for this engine (the build
+// args depend on its mode).
+func (r *Resolver) inputs(p *Project) (buildInputs, error) {
+	args, err := p.BuildArgs(r.Host, r.Info.Facts)
+	if err != nil {
+		return buildInputs{}, err
+	}
+	return p.localInputs(args)
+}
+
 // buildInputs are a build's inputs on this machine: hash covers the
 // Dockerfile, .dockerignore, the build args and the context files COPY and
 // ADD use — only those, so the cost does not grow with the project unless
@@ -185,6 +195,7 @@ func (p *Project) RememberedImage(e runtime.Engine, about runtime.Info, h idmap.
 type buildInputs struct {
 	hash  string
 	bases []string
+	args  map[string]string
 }
 
 // key is the hash of everything a build reads: the local inputs and the
@@ -270,79 +281,90 @@ func (p *Project) localInputs(args map[string]string) (buildInputs, error) {
 			return buildInputs{}, err
 		}
 	}
-	return buildInputs{hash: hex.EncodeToString(h.Sum(nil)), bases: bases}, nil
+	return buildInputs{hash: hex.EncodeToString(h.Sum(nil)), bases: bases, args: args}, nil
 }
 
-// builtImage is what the memo keeps of one build: the engine's endpoint,
-// the local inputs' hash, the whole key (inputs and base image IDs) and the
-// image the engine answered for the tag (Ref, ID, config).
+// builtImage is what the build memo keeps of one build: the local inputs'
+// hash, the whole key (inputs and base image IDs) and the image the engine
+// answered for the tag (Ref, ID, config).
 type builtImage struct {
-	Engine string        `json:"engine"`
 	Inputs string        `json:"inputs"`
 	Key    string        `json:"key"`
 	Image  runtime.Image `json:"image"`
 }
 
-// lastBuilt is the memo's record for these local inputs on this engine, or
-// a zero one.
-func (p *Project) lastBuilt(engine, inputs string) builtImage {
-	for _, b := range p.memo() {
-		if b.Engine == engine && b.Inputs == inputs {
+// buildMemo is one project's record of its recent builds on one engine,
+// in hpr's cache (kind cache.Builds, keyed by the project and the engine).
+type buildMemo struct {
+	c   cache.Dir
+	key string
+	rec buildRecord
+}
+
+// buildRecord is the file: the project's root and engine, so that hpr gc
+// can drop records of projects that are gone, and the builds, newest first.
+type buildRecord struct {
+	Project string       `json:"project"`
+	Engine  string       `json:"engine"`
+	Builds  []builtImage `json:"builds"`
+}
+
+// memoSize is how many input sets a project's memo keeps per engine.
+const memoSize = 16
+
+// builds reads the project's build memo for this engine. A record it
+// cannot read (an older hpr's format) reads as empty.
+func (r *Resolver) builds(p *Project) buildMemo {
+	m := buildMemo{c: r.Cache, key: cache.Key(p.RealRoot + "\x00" + r.Info.Endpoint)}
+	if data, ok := m.c.Read(cache.Builds, m.key); ok {
+		_ = json.Unmarshal(data, &m.rec)
+	}
+	m.rec.Project, m.rec.Engine = p.RealRoot, r.Info.Endpoint
+	return m
+}
+
+// last is the record for these local inputs, or a zero one.
+func (m buildMemo) last(inputs string) builtImage {
+	for _, b := range m.rec.Builds {
+		if b.Inputs == inputs {
 			return b
 		}
 	}
 	return builtImage{}
 }
 
-// memo reads the project's memo: one JSON record a line, newest first.
-// Lines it cannot read (an older hpr's format) are skipped.
-func (p *Project) memo() []builtImage {
-	data, err := os.ReadFile(p.memoPath())
-	if err != nil {
-		return nil
-	}
-	var out []builtImage
-	for _, line := range strings.Split(string(data), "\n") {
-		var b builtImage
-		if json.Unmarshal([]byte(line), &b) == nil && b.Inputs != "" {
-			out = append(out, b)
+// remember records b first, keeping the last memoSize input sets. Best
+// effort: the memo only saves round trips.
+func (m buildMemo) remember(b builtImage) {
+	builds := []builtImage{b}
+	for _, old := range m.rec.Builds {
+		if len(builds) < memoSize && old.Inputs != b.Inputs {
+			builds = append(builds, old)
 		}
 	}
-	return out
+	m.rec.Builds = builds
+	if data, err := json.Marshal(m.rec); err == nil {
+		m.c.Write(cache.Builds, m.key, data)
+	}
 }
 
-// rememberBuilt records b first in the memo, keeping the last few engines'
-// and input sets. Best effort: the memo only saves round trips.
-func (p *Project) rememberBuilt(b builtImage) {
-	path := p.memoPath()
-	if path == "" {
-		return
-	}
-	var lines []string
-	for _, r := range append([]builtImage{b}, p.memo()...) {
-		if len(lines) == memoSize || (len(lines) > 0 && r.Engine == b.Engine && r.Inputs == b.Inputs) {
-			continue
+// PruneBuildMemos removes the build memos of projects whose directory no
+// longer exists, and of an older hpr's format, from cache c. It returns how
+// many it removed.
+func PruneBuildMemos(c cache.Dir) int {
+	n := 0
+	for _, key := range c.Keys(cache.Builds) {
+		var rec buildRecord
+		data, _ := c.Read(cache.Builds, key)
+		if json.Unmarshal(data, &rec) == nil && rec.Project != "" {
+			if _, err := os.Stat(rec.Project); !errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
 		}
-		line, err := json.Marshal(r)
-		if err != nil {
-			return
-		}
-		lines = append(lines, string(line))
+		c.Remove(cache.Builds, key)
+		n++
 	}
-	runtime.WriteCache(path, []byte(strings.Join(lines, "\n")+"\n"))
-}
-
-// memoSize is how many engine and input sets a project's memo keeps.
-const memoSize = 16
-
-// memoPath is the file that remembers the project's recent builds.
-func (p *Project) memoPath() string {
-	dir, err := runtime.CacheDir()
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(p.RealRoot))
-	return filepath.Join(dir, "builds", hex.EncodeToString(sum[:8])+".json")
+	return n
 }
 
 // hashSource hashes the context files a COPY/ADD source names (a path or a

@@ -3,7 +3,6 @@ package project
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,10 +12,11 @@ import (
 
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/cache"
 )
 
 // fakeImages is an engine that knows images by reference and builds by
-// recording the tag. Only EnsureImage's decisions are tested here; real
+// recording the tag. Only Resolver.Image's decisions are tested here; real
 // builds are tested against the engines.
 type fakeImages struct {
 	runtime.Engine // not called: a call panics
@@ -47,7 +47,7 @@ func (f *fakeImages) Image(ctx context.Context, ref string) (runtime.Image, erro
 	return runtime.Image{ID: id, Ref: ref, User: "user-of-" + id}, nil
 }
 
-// ImageExists answers for image IDs only (what EnsureImage asks it), and
+// ImageExists answers for image IDs only (what Resolver.Image asks it), and
 // takes part in pairUp like Image.
 func (f *fakeImages) ImageExists(ctx context.Context, ref string) (bool, error) {
 	f.enter()
@@ -98,7 +98,7 @@ func (f *fakeImages) Build(ctx context.Context, o runtime.BuildOptions) error {
 	return nil
 }
 
-func TestEnsureImageBuildsOnlyWhenInputsChange(t *testing.T) {
+func TestImageBuildsOnlyWhenInputsChange(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	path := writeProject(t, "app", "[image]\nbuild = \".\"\n")
 	dir := filepath.Dir(path)
@@ -120,7 +120,7 @@ func TestEnsureImageBuildsOnlyWhenInputsChange(t *testing.T) {
 	about := runtime.Info{Endpoint: "unix:///fake.sock", Facts: idmap.Engine{Kind: idmap.KindDocker}}
 	ensure := func(policy BuildPolicy) (runtime.Image, error) {
 		t.Helper()
-		return p.EnsureImage(t.Context(), f, about, host, policy, io.Discard)
+		return resolver(f, about, host).Image(t.Context(), p, policy)
 	}
 	first, err := ensure(BuildIfChanged)
 	if err != nil || len(f.builds) != 1 || first.Ref != f.builds[0] || !strings.HasPrefix(first.Ref, "hpr-app:") || first.ID != f.ids[first.Ref] {
@@ -174,7 +174,7 @@ func TestEnsureImageBuildsOnlyWhenInputsChange(t *testing.T) {
 // same time, whether the image built last time still exists: no inspect of
 // the tag (4–6 ms on Podman), and the image's config from the memo. When
 // that image is gone, or the memo is another engine's, the tag is inspected.
-func TestEnsureImageUnchangedAsksOnlyForTheBase(t *testing.T) {
+func TestImageUnchangedAsksOnlyForTheBase(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	path := writeProject(t, "app", "[image]\nbuild = \".\"\n")
 	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "Dockerfile"), []byte("FROM base:1\n"), 0o644); err != nil {
@@ -187,13 +187,13 @@ func TestEnsureImageUnchangedAsksOnlyForTheBase(t *testing.T) {
 	f := &fakeImages{ids: map[string]string{"base:1": "sha256:b1"}}
 	host := idmap.Host{UID: 1000, GID: 1000}
 	about := runtime.Info{Endpoint: "unix:///a.sock", Facts: idmap.Engine{Kind: idmap.KindDocker}}
-	built, err := p.EnsureImage(t.Context(), f, about, host, BuildIfChanged, io.Discard)
+	built, err := resolver(f, about, host).Image(t.Context(), p, BuildIfChanged)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.pairUp, f.paired, f.maxInFlight = true, make(chan struct{}), 0
 	f.inspects, f.lookups = nil, nil
-	img, err := p.EnsureImage(t.Context(), f, about, host, BuildIfChanged, io.Discard)
+	img, err := resolver(f, about, host).Image(t.Context(), p, BuildIfChanged)
 	if err != nil || len(f.builds) != 1 {
 		t.Fatalf("unchanged = %+v, %v, builds %v", img, err, f.builds)
 	}
@@ -212,7 +212,7 @@ func TestEnsureImageUnchangedAsksOnlyForTheBase(t *testing.T) {
 	f.inspects, f.lookups = nil, nil
 	other := about
 	other.Endpoint = "unix:///b.sock"
-	if _, err := p.EnsureImage(t.Context(), f, other, host, BuildIfChanged, io.Discard); err != nil || f.inspects[built.Ref] != 1 || len(f.lookups) != 0 {
+	if _, err := resolver(f, other, host).Image(t.Context(), p, BuildIfChanged); err != nil || f.inspects[built.Ref] != 1 || len(f.lookups) != 0 {
 		t.Errorf("other engine: %v, inspects %v, lookups %v: want the tag inspected", err, f.inspects, f.lookups)
 	}
 
@@ -220,18 +220,18 @@ func TestEnsureImageUnchangedAsksOnlyForTheBase(t *testing.T) {
 	// the tag is inspected, and built when missing.
 	f.ids[built.Ref] = "sha256:rebuilt"
 	f.inspects = nil
-	if img, err := p.EnsureImage(t.Context(), f, about, host, BuildIfChanged, io.Discard); err != nil || img.ID != "sha256:rebuilt" || f.inspects[built.Ref] != 1 || img.User != "user-of-sha256:rebuilt" {
+	if img, err := resolver(f, about, host).Image(t.Context(), p, BuildIfChanged); err != nil || img.ID != "sha256:rebuilt" || f.inspects[built.Ref] != 1 || img.User != "user-of-sha256:rebuilt" {
 		t.Errorf("image replaced: %+v, %v, inspects %v; want the tag's new image", img, err, f.inspects)
 	}
 	delete(f.ids, built.Ref)
-	if img, err := p.EnsureImage(t.Context(), f, about, host, BuildIfChanged, io.Discard); err != nil || len(f.builds) != 2 || img.ID == "" {
+	if img, err := resolver(f, about, host).Image(t.Context(), p, BuildIfChanged); err != nil || len(f.builds) != 2 || img.ID == "" {
 		t.Errorf("image removed: %+v, %v, builds %v; want a build", img, err, f.builds)
 	}
 }
 
-// RememberedImage answers from the memo without the engine, and its check
+// rememberedBuild answers from the memo without the engine, and its check
 // fails with ErrStale when a base image changed or the image is gone.
-func TestRememberedImage(t *testing.T) {
+func TestRememberedBuild(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	path := writeProject(t, "app", "[image]\nbuild = \".\"\n")
 	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "Dockerfile"), []byte("FROM base:1\n"), 0o644); err != nil {
@@ -244,15 +244,15 @@ func TestRememberedImage(t *testing.T) {
 	f := &fakeImages{ids: map[string]string{"base:1": "sha256:b1"}}
 	host := idmap.Host{UID: 1000, GID: 1000}
 	about := runtime.Info{Endpoint: "unix:///a.sock", Facts: idmap.Engine{Kind: idmap.KindDocker}}
-	if _, _, ok := p.RememberedImage(f, about, host); ok {
+	if _, _, ok := resolver(f, about, host).rememberedBuild(p); ok {
 		t.Fatal("remembered an image before any build")
 	}
-	built, err := p.EnsureImage(t.Context(), f, about, host, BuildIfChanged, io.Discard)
+	built, err := resolver(f, about, host).Image(t.Context(), p, BuildIfChanged)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.inspects, f.lookups = nil, nil
-	img, check, ok := p.RememberedImage(f, about, host)
+	img, check, ok := resolver(f, about, host).rememberedBuild(p)
 	if !ok || img.ID != built.ID || img.Ref != built.Ref || len(f.inspects)+len(f.lookups) != 0 {
 		t.Fatalf("RememberedImage = %+v, %v (engine calls %v %v); want the build, no engine call", img, ok, f.inspects, f.lookups)
 	}
@@ -268,4 +268,10 @@ func TestRememberedImage(t *testing.T) {
 	if err := check(t.Context()); !errors.Is(err, runtime.ErrStale) {
 		t.Errorf("check after the image was removed = %v, want ErrStale", err)
 	}
+}
+
+// resolver is a Resolver of e for host h, with the cache of the test's
+// XDG_CACHE_HOME.
+func resolver(e runtime.Engine, info runtime.Info, h idmap.Host) *Resolver {
+	return &Resolver{Engine: e, Info: info, Host: h, Cache: cache.Open()}
 }

@@ -1,15 +1,11 @@
 package project
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/runtime"
@@ -45,6 +41,9 @@ type Project struct {
 	Engine Engine
 	Image  Image
 	Run    Run
+	// Warnings are for the user before anything runs (Open adds one when
+	// the project is the home directory).
+	Warnings []string
 }
 
 // Engine is hpr.toml's [engine]: a preference that explicit choices
@@ -138,69 +137,6 @@ func (p *Project) VolumeName(n string) string {
 	return "hpr-" + p.Name + "-" + n
 }
 
-// Find looks for hpr.toml in dir and then in each parent up to /, and
-// returns the path of the first found. The walk follows the path as given
-// (so a project reached through a symlink keeps that path); when it finds
-// nothing and dir contains symlinks, it walks the resolved path too. It
-// returns an error wrapping ErrNoProject, naming dir, when there is none.
-func Find(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", fmt.Errorf("finding %s: %w", FileName, err)
-	}
-	f, err := findUp(abs)
-	if f != "" || err != nil {
-		return f, err
-	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
-		if f, err := findUp(real); f != "" || err != nil {
-			return f, err
-		}
-	}
-	return "", fmt.Errorf("%w in %s or any parent directory (create one with `hpr init`)", ErrNoProject, abs)
-}
-
-// findUp walks from dir to /; "" and no error when there is no hpr.toml.
-func findUp(dir string) (string, error) {
-	for d := dir; ; {
-		f := filepath.Join(d, FileName)
-		fi, err := os.Stat(f)
-		switch {
-		case err == nil && fi.Mode().IsRegular():
-			return f, nil
-		case err == nil:
-			return "", fmt.Errorf("%s is not a regular file (remove it or make it a file)", f)
-		case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
-		default:
-			return "", fmt.Errorf("finding %s: %w", FileName, err)
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return "", nil
-		}
-		d = parent
-	}
-}
-
-// AdHoc returns the project `hpr run --image` uses when there is no
-// hpr.toml: dir is the root, image the image, everything else defaults.
-func AdHoc(dir, image string) *Project {
-	root, err := filepath.Abs(dir)
-	if err != nil {
-		root = filepath.Clean(dir)
-	}
-	real, err := filepath.EvalSymlinks(root)
-	if err != nil {
-		real = root
-	}
-	p := &Project{Root: root, RealRoot: real, Name: sanitizeName(filepath.Base(real))}
-	p.Image.Ref = image
-	p.Run.Mount = DefaultMount
-	p.Run.User = idmap.OverrideAuto
-	p.Run.CapDrop = defaultCapDrop(nil)
-	return p
-}
-
 // WorkDir returns the container's working directory for the host working
 // directory cwd: Mount plus the path of cwd below the root. Symlinks are
 // resolved on both sides first, so a root reached through a symlink works;
@@ -237,35 +173,4 @@ func below(root, p string) (string, bool) {
 		return "", false
 	}
 	return filepath.ToSlash(rel), true
-}
-
-// Load reads, validates and resolves the hpr.toml at path. A problem in the
-// file is returned as an *Error, one at a time: syntax first, then unknown
-// keys and wrong types, then bad values, each group the first in the file
-// first.
-// Load reads only hpr.toml: whether the build context or Dockerfile exists
-// is for the build to say.
-func Load(path string) (*Project, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("loading %s: %w", path, err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("loading project: %w", err)
-	}
-	dir := filepath.Dir(abs)
-	real, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return nil, fmt.Errorf("loading %s: resolving its directory: %w", path, err)
-	}
-	l := &loader{path: path, dir: dir, name: sanitizeName(filepath.Base(real)), src: string(data)}
-	p, e := l.load()
-	if e != nil {
-		return nil, e
-	}
-	p.Path = abs
-	p.Root = dir
-	p.RealRoot = real
-	return p, nil
 }

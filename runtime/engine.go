@@ -23,6 +23,11 @@ var (
 	ErrUnsupported = errors.New("unsupported")
 	// ErrConflict: a container or image of that name already exists / is in use.
 	ErrConflict = errors.New("conflict")
+	// ErrStale: a run was prepared from what hpr remembered of an image
+	// (RunOptions.Verify), and the image to run is another one now: nothing
+	// was started, and the run is to be prepared again from the engine's
+	// answers.
+	ErrStale = errors.New("the image to run has changed")
 )
 
 // Labels hpr puts on everything it creates.
@@ -33,6 +38,9 @@ const (
 	// `hpr gc` and the next run can tell one whose hpr was killed.
 	LabelPID  = "io.hpr.pid"
 	LabelHost = "io.hpr.host"
+	// LabelUser records the container user hpr chose, so that hpr exec
+	// enters as the same user.
+	LabelUser = "io.hpr.user"
 )
 
 // Info is what an engine says about itself.

@@ -2,23 +2,21 @@ package runtime
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/runtime/cache"
 )
 
 // Identity gives the plan's user a name and a HOME in a container without
 // copying anything into it: hpr writes the image's /etc/passwd and
 // /etc/group, with the plan's entries added, to its cache once, and the
 // container bind-mounts them read-only; HOME is a tmpfs owned by the user.
-// Copying into a created container costs 70–130 ms per run on Docker 20.10
-// (the daemon's chrooted archive copy); a mount costs nothing, and works on a
+// A copy into each created container costs a daemon-side archive copy per
+// run (DESIGN.md, "Engine modes"); a mount costs nothing, and works on a
 // userns-remap daemon, which maps a copied archive's owners into its remap
 // range.
 type Identity struct {
@@ -38,21 +36,14 @@ type Tmpfs struct {
 	Mode   os.FileMode
 }
 
-// makeIdentity writes the identity files the plan needs (from the image's
-// passwd and group) and says what to mount.
-func makeIdentity(p idmap.Plan, passwd, group []byte) (Identity, error) {
+// makeIdentity publishes the identity files the plan needs (the image's
+// passwd and group with the plan's entries added) in cache c, and says what
+// to mount.
+func makeIdentity(c cache.Dir, p idmap.Plan, passwd, group []byte) (Identity, error) {
 	var id Identity
 	if p.CreateHome && p.Home != "" {
 		id.Home = p.Home
 	}
-	if p.PasswdLine == "" && p.GroupLine == "" {
-		return id, nil
-	}
-	dir, err := CacheDir()
-	if err != nil {
-		return Identity{}, err
-	}
-	dir = filepath.Join(dir, "identity")
 	for _, f := range []struct {
 		dst     *string
 		content []byte
@@ -73,37 +64,11 @@ func makeIdentity(p idmap.Plan, passwd, group []byte) (Identity, error) {
 		if !changed {
 			continue
 		}
-		if *f.dst, err = writeCached(dir, f.name, content); err != nil {
-			return Identity{}, err
+		if *f.dst, err = c.Publish(cache.Identity, f.name, content); err != nil {
+			return Identity{}, fmt.Errorf("writing the container's /etc/%s: %w", f.name, err)
 		}
 	}
 	return id, nil
-}
-
-// writeCached writes content to dir/name-<hash> once and returns its path.
-// The name is content-addressed, so a file is never changed while a
-// container has it mounted.
-func writeCached(dir, name string, content []byte) (string, error) {
-	sum := sha256.Sum256(content)
-	path := filepath.Join(dir, name+"-"+hex.EncodeToString(sum[:8]))
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, content) {
-		return path, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("writing the container's /etc/%s: %w", name, err)
-	}
-	tmp := fmt.Sprintf("%s.%d", path, os.Getpid())
-	if err := os.WriteFile(tmp, content, 0o644); err != nil {
-		return "", fmt.Errorf("writing the container's /etc/%s: %w", name, err)
-	}
-	// WriteFile honours the umask; the container's user must read it.
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return "", fmt.Errorf("writing the container's /etc/%s: %w", name, err)
-	}
-	return path, nil
 }
 
 // AppendEntry appends line, a passwd (fields 7) or group (fields 4) entry,

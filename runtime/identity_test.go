@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/runtime/cache"
 )
 
 func TestAppendEntry(t *testing.T) {
@@ -40,7 +41,7 @@ func TestIdentityMounts(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	plan := idmap.Plan{UID: 2000, GID: 2000, PasswdLine: "hprtest:x:2000:2000:hpr:/home/hprtest:/bin/sh",
 		GroupLine: "hprtest:x:2000:", Home: "/home/hprtest", CreateHome: true}
-	id, err := makeIdentity(plan, []byte("root:x:0:0:root:/root:/bin/sh\n"), []byte("root:x:0:\n"))
+	id, err := makeIdentity(cache.Open(), plan, []byte("root:x:0:0:root:/root:/bin/sh\n"), []byte("root:x:0:\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestIdentityMounts(t *testing.T) {
 		t.Errorf("tmpfs (-want +got)\n%s", diff)
 	}
 
-	none, err := makeIdentity(idmap.Plan{UID: 1000, GID: 1000, Home: "/home/node"}, nil, nil)
+	none, err := makeIdentity(cache.Open(), idmap.Plan{UID: 1000, GID: 1000, Home: "/home/node"}, nil, nil)
 	if err != nil || none != (Identity{}) {
 		t.Errorf("an image with the user: identity %+v, %v; want none", none, err)
 	}

@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/runtime/cache"
 )
 
 // Planned is an image and the plan to run it with on one engine.
@@ -22,8 +20,7 @@ type Planned struct {
 }
 
 // PlanFor inspects ref on e (never pulling: ErrNotFound when absent) and
-// makes the idmap plan for running it as host h with override o. Every
-// command that runs a container gets its plan here.
+// makes the idmap plan for running it as host h with override o.
 //
 // The plan needs the image's /etc/passwd and /etc/group. Reading them costs a
 // throwaway container, so they are cached by image ID (content-addressed, so
@@ -33,58 +30,42 @@ func PlanFor(ctx context.Context, e Engine, info Info, h idmap.Host, ref string,
 	if err != nil {
 		return Planned{}, fmt.Errorf("inspecting image %s: %w", ref, err)
 	}
-	Trace("inspect image")
-	RememberImage(info.Endpoint, img)
+	Trace(ctx, "inspect image")
 	return PlanImage(ctx, e, info, h, img, o)
 }
 
 // PlanImage is PlanFor for an image already inspected (Image as e.Image
-// returned it, Ref the reference to run): one inspect less, 4–6 ms on
-// Podman.
+// returned it, Ref the reference to run): one inspect less.
 func PlanImage(ctx context.Context, e Engine, info Info, h idmap.Host, img Image, o idmap.Override) (Planned, error) {
-	ref := img.Ref
-	passwd, group, err := imageIdentity(ctx, e, img)
+	c := cache.Open()
+	passwd, group, err := imageIdentity(ctx, e, c, img)
 	if err != nil {
 		return Planned{}, err
 	}
 	plan, err := idmap.NewPlan(h, info.Facts, idmap.Image{User: img.User, Passwd: passwd, Group: group}, o)
 	if err != nil {
-		return Planned{}, fmt.Errorf("planning the user mapping for %s on %s: %w", ref, info.Endpoint, err)
+		return Planned{}, fmt.Errorf("planning the user mapping for %s on %s: %w", img.Ref, info.Endpoint, err)
 	}
-	id, err := makeIdentity(plan, passwd, group)
+	id, err := makeIdentity(c, plan, passwd, group)
 	if err != nil {
 		return Planned{}, err
 	}
-	Trace("plan")
+	Trace(ctx, "plan")
 	return Planned{Image: img, Plan: plan, Identity: id}, nil
 }
 
-type identityCache struct {
+// identityFiles is what the cache keeps of an image: its passwd and group.
+type identityFiles struct {
 	Passwd []byte `json:"passwd"`
 	Group  []byte `json:"group"`
 }
 
-// CacheDir is hpr's cache directory ($XDG_CACHE_HOME/hpr or ~/.cache/hpr).
-func CacheDir() (string, error) {
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "hpr"), nil
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("finding a cache directory (set XDG_CACHE_HOME): %w", err)
-	}
-	return filepath.Join(d, "hpr"), nil
-}
-
-func imageIdentity(ctx context.Context, e Engine, img Image) (passwd, group []byte, err error) {
-	dir, derr := CacheDir()
-	var file string
-	if derr == nil && img.ID != "" {
-		file = filepath.Join(dir, "images", strings.ReplaceAll(img.ID, ":", "-")+".json")
-		if data, err := os.ReadFile(file); err == nil {
-			var c identityCache
-			if json.Unmarshal(data, &c) == nil {
-				return c.Passwd, c.Group, nil
+func imageIdentity(ctx context.Context, e Engine, c cache.Dir, img Image) (passwd, group []byte, err error) {
+	if img.ID != "" {
+		if data, ok := c.Read(cache.Images, img.ID); ok {
+			var f identityFiles
+			if json.Unmarshal(data, &f) == nil {
+				return f.Passwd, f.Group, nil
 			}
 		}
 	}
@@ -104,9 +85,9 @@ func imageIdentity(ctx context.Context, e Engine, img Image) (passwd, group []by
 	if group, err = read("/etc/group"); err != nil {
 		return nil, nil, err
 	}
-	if file != "" {
-		if data, err := json.Marshal(identityCache{passwd, group}); err == nil {
-			WriteCache(file, data)
+	if img.ID != "" {
+		if data, err := json.Marshal(identityFiles{passwd, group}); err == nil {
+			c.Write(cache.Images, img.ID, data)
 		}
 	}
 	return passwd, group, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"syscall"
 	"time"
@@ -29,16 +30,15 @@ type RunOptions struct {
 	StopGrace time.Duration
 	// Resize, when not nil, delivers terminal sizes (TTY runs).
 	Resize <-chan TermSize
-	// Started, when not nil, is called with the container id once it runs.
-	Started func(id string)
-	// Verify, when not nil, checks what the spec assumed (CheckImage): Run
-	// calls it once the container is created, while the engine prepares the
-	// container (Podman does that in the attach: 60-120 ms; its service
-	// would serialise a check made during the create), and waits for it
-	// before anything starts. An error removes the container and Run
-	// returns an error wrapping ErrStale; so does a failed create or attach
-	// when Verify fails. Leave it nil when Streams.Stdin is set: an attach
-	// may already have read from stdin.
+	// Verify, when not nil, checks what the spec assumed (that an image
+	// name still names the image the spec was planned for). Run calls it
+	// once the container is created, while the engine prepares the
+	// container (Podman does that in the attach; its service would
+	// serialise a check made during the create), and waits for it before
+	// anything starts. An error removes the container and Run returns an
+	// error wrapping ErrStale; so does a failed create or attach when
+	// Verify fails. Leave it nil when Streams.Stdin is set: an attach may
+	// already have read from stdin.
 	Verify func(context.Context) error
 }
 
@@ -55,200 +55,289 @@ const RemoveTimeout = 15 * time.Second
 // The exit status is read as soon as the output streams end (Exited), and
 // otherwise when Wait returns. A container the engine removes by itself
 // (ExitState.SelfRemoving: Podman) is then left to the engine: Run returns
-// without waiting for the engine's cleanup (0.2–0.3 s on rootful Podman),
-// and the engine's next container of any run waits for that cleanup inside
-// the engine. A container that published ports is removed by Run as before,
-// so the ports are free when it returns (rootless Podman's rootlessport
-// holds them until the cleanup).
-func Run(ctx context.Context, e Engine, opts RunOptions) (code int, err error) {
+// without waiting for the engine's cleanup, and the engine's next container
+// of any run waits for that cleanup inside the engine. A container that
+// published ports is removed by Run as before, so the ports are free when
+// it returns (rootless Podman's rootlessport holds them until the cleanup).
+func Run(ctx context.Context, e Engine, opts RunOptions) (int, error) {
 	spec, err := withIdentity(opts.Spec)
 	if err != nil {
 		return 0, fmt.Errorf("creating container: %w", err)
 	}
-	// stale waits for the verification (once) and reports its failure.
-	var verified chan error
-	stale := func() error {
-		if verified == nil {
-			return nil
-		}
-		verr := <-verified
-		verified = nil
-		if verr != nil && !errors.Is(verr, ErrStale) {
-			verr = fmt.Errorf("%w: %w", ErrStale, verr)
-		}
-		return verr
-	}
-	verify := func() {
-		if opts.Verify != nil {
-			verified = make(chan error, 1)
-			go func() { verified <- opts.Verify(ctx) }()
-		}
-	}
-	id, err := e.Create(ctx, spec)
+	c, err := create(ctx, e, spec, opts.Verify)
 	if err != nil {
-		verify()
-		if serr := stale(); serr != nil {
-			return 0, serr
-		}
-		return 0, fmt.Errorf("creating container: %w", err)
+		return 0, err
 	}
-	verify()
-	Trace("create")
-	leaveToEngine := false
-	defer func() {
-		if leaveToEngine {
-			Trace("removal left to the engine")
-			return
-		}
-		// Clean up with a context of our own: the caller's may be what ended.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RemoveTimeout)
-		defer cancel()
-		if rerr := e.Remove(rctx, id); rerr != nil && !errors.Is(rerr, ErrNotFound) && err == nil {
-			err = fmt.Errorf("removing container %s: %w", shortID(id), rerr)
-		}
-		Trace("remove")
-	}()
+	end, err := runCreated(ctx, e, c, opts)
+	if end.leaveToEngine {
+		Trace(ctx, "removal left to the engine")
+		return end.code, err
+	}
+	// Clean up with a context of our own: the caller's may be what ended.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RemoveTimeout)
+	defer cancel()
+	if rerr := e.Remove(rctx, c.id); rerr != nil && !errors.Is(rerr, ErrNotFound) && err == nil {
+		err = fmt.Errorf("removing container %s: %w", shortID(c.id), rerr)
+	}
+	Trace(ctx, "remove")
+	return end.code, err
+}
 
+// created is a container Create made, with the check of what its spec
+// assumed (RunOptions.Verify) still running.
+type created struct {
+	id string
+	// verified delivers Verify's answer; nil when there is nothing to check.
+	verified <-chan error
+}
+
+// create creates the container and starts the verification beside it.
+func create(ctx context.Context, e Engine, spec ContainerSpec, verify func(context.Context) error) (created, error) {
+	id, err := e.Create(ctx, spec)
+	c := created{id: id}
+	if verify != nil {
+		ch := make(chan error, 1)
+		go func() { ch <- verify(ctx) }()
+		c.verified = ch
+	}
+	if err != nil {
+		// A create that failed because the assumption did not hold (the
+		// image is gone) is a stale spec, not an engine failure.
+		if serr := c.stale(); serr != nil {
+			return created{}, serr
+		}
+		return created{}, fmt.Errorf("creating container: %w", err)
+	}
+	Trace(ctx, "create")
+	return c, nil
+}
+
+// stale waits for the verification and returns its failure as an error
+// wrapping ErrStale; nil when it passed or there was none.
+func (c created) stale() error {
+	if c.verified == nil {
+		return nil
+	}
+	err := <-c.verified
+	if err != nil && !errors.Is(err, ErrStale) {
+		err = fmt.Errorf("%w: %w", ErrStale, err)
+	}
+	return err
+}
+
+// ending is how a run ended: the exit code, and whether the engine removes
+// the container by itself so that Run need not.
+type ending struct {
+	code          int
+	leaveToEngine bool
+}
+
+// runCreated attaches to and starts a created container, and waits for its
+// end.
+func runCreated(ctx context.Context, e Engine, c created, opts RunOptions) (ending, error) {
+	output, err := start(ctx, e, c, opts)
+	var nr *notRunnable
+	if errors.As(err, &nr) {
+		fmt.Fprintf(errWriter(opts.Streams), "hpr: %v\n", nr.err)
+		return ending{code: nr.code}, nil
+	}
+	if err != nil {
+		return ending{}, err
+	}
+	w := newWaiter(ctx, e, c.id, opts, output)
+	defer w.stop()
+	return w.wait()
+}
+
+// notRunnable is a Start that failed because of the command: exit code 127
+// (not found) or 126 (cannot be run), like docker run.
+type notRunnable struct {
+	code int
+	err  error
+}
+
+func (n *notRunnable) Error() string { return n.err.Error() }
+
+// start attaches the streams, waits for the verification, and starts the
+// container. It returns the channel that is closed when the output ends.
+func start(ctx context.Context, e Engine, c created, opts RunOptions) (<-chan error, error) {
 	streams := opts.Streams
 	streams.TTY = opts.Spec.TTY
-	outputDone, err := e.Attach(ctx, id, streams)
-	Trace("attach")
-	if verified != nil {
-		serr := stale()
-		Trace("image name checked")
+	output, err := e.Attach(ctx, c.id, streams)
+	Trace(ctx, "attach")
+	if c.verified != nil {
+		serr := c.stale()
+		Trace(ctx, "image name checked")
 		if serr != nil {
-			return 0, serr
+			return nil, serr
 		}
 	}
 	if err != nil {
-		return 0, fmt.Errorf("attaching to container: %w", err)
+		return nil, fmt.Errorf("attaching to container: %w", err)
 	}
-	if err := e.Start(ctx, id); err != nil {
+	if err := e.Start(ctx, c.id); err != nil {
 		switch {
 		case errors.Is(err, ErrCommandNotFound):
-			fmt.Fprintf(errWriter(opts.Streams), "hpr: %v\n", err)
-			return 127, nil
+			return nil, &notRunnable{code: 127, err: err}
 		case errors.Is(err, ErrCommandNotExecutable):
-			fmt.Fprintf(errWriter(opts.Streams), "hpr: %v\n", err)
-			return 126, nil
+			return nil, &notRunnable{code: 126, err: err}
 		}
-		return 0, fmt.Errorf("starting container: %w", err)
+		return nil, fmt.Errorf("starting container: %w", err)
 	}
-	Trace("start")
-	if opts.Started != nil {
-		opts.Started(id)
-	}
+	Trace(ctx, "start")
+	return output, nil
+}
 
-	type waitResult struct {
-		code int
-		err  error
-	}
-	// The wait ends with Run: once the exit status is known from Exited,
-	// nothing is left to wait for.
-	wctx, stopWait := context.WithCancel(ctx)
-	defer stopWait()
-	waited := make(chan waitResult, 1)
+// recheckAfter spaces the Exited calls after the output ends: the first at
+// once, then a few more over a few tens of milliseconds (the engine may
+// note the exit a little after the output ends). Wait answers after that.
+var recheckAfter = [...]time.Duration{0, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond}
+
+// waiter waits for a started container's end: the output's end and then
+// Exited, or Wait, whichever answers first, while passing on signals and
+// terminal sizes.
+type waiter struct {
+	ctx  context.Context
+	e    Engine
+	id   string
+	opts RunOptions
+
+	output  <-chan error // nil once the output has ended
+	waited  chan waitResult
+	stop    context.CancelFunc
+	recheck <-chan time.Time
+	asked   int // Exited calls so far
+
+	killTimer <-chan time.Time
+	forwarded syscall.Signal // the first signal passed on, 0 if none
+	killed    bool           // hpr escalated to SIGKILL
+}
+
+type waitResult struct {
+	code int
+	err  error
+}
+
+// newWaiter starts Wait in the background; the waiter's stop ends it.
+func newWaiter(ctx context.Context, e Engine, id string, opts RunOptions, output <-chan error) *waiter {
+	wctx, stop := context.WithCancel(ctx)
+	w := &waiter{ctx: ctx, e: e, id: id, opts: opts, output: output, waited: make(chan waitResult, 1), stop: stop}
 	go func() {
-		c, werr := e.Wait(wctx, id)
-		waited <- waitResult{c, werr}
+		c, err := e.Wait(wctx, id)
+		w.waited <- waitResult{c, err}
 	}()
+	return w
+}
 
-	grace := opts.StopGrace
-	if grace == 0 {
-		grace = 10 * time.Second
-	}
-	var (
-		killTimer <-chan time.Time
-		forwarded syscall.Signal // the first signal passed on, 0 if none
-		killed    bool           // hpr escalated to SIGKILL
-		ended     = outputDone   // nil once the output has ended
-		recheck   <-chan time.Time
-		asked     int // Exited calls so far
-	)
-	exitCode := func(c int) int {
-		if killed {
-			// Report the signal the user sent, not hpr's SIGKILL.
-			return 128 + int(forwarded)
-		}
-		return c
-	}
+// wait returns once the container's exit status is known.
+func (w *waiter) wait() (ending, error) {
 	for {
 		select {
-		case <-ended:
-			ended = nil
-			// The command has most likely exited: ask without waiting. The
-			// engine may take a few milliseconds to notice (conmon writes
-			// its exit file after the output ends), so ask again a few
-			// times; a command that only closed its output, or an error,
-			// is left to Wait.
-			recheck = time.After(0)
-		case <-recheck:
-			recheck = nil
-			st, xerr := e.Exited(ctx, id)
-			if xerr != nil {
-				continue
+		case <-w.output:
+			// The command has most likely exited: ask without waiting.
+			w.output, w.recheck = nil, time.After(0)
+		case <-w.recheck:
+			if end, ok := w.askExited(); ok {
+				return end, nil
 			}
-			if !st.Exited {
-				if asked++; asked < len(recheckAfter) {
-					recheck = time.After(recheckAfter[asked])
-				}
-				continue
+		case r := <-w.waited:
+			return w.waitAnswered(r)
+		case sig := <-w.opts.Signals:
+			if err := w.forward(sig); err != nil {
+				return ending{}, err
 			}
-			Trace("exited")
-			// Published ports stay taken until the engine's cleanup (rootless
-			// Podman's rootlessport holds them): wait for it then.
-			leaveToEngine = st.SelfRemoving && len(opts.Spec.Ports) == 0
-			return exitCode(st.Code), nil
-		case r := <-waited:
-			if r.err != nil {
-				return 0, fmt.Errorf("waiting for container: %w", r.err)
-			}
-			Trace("wait")
-			// Let the output drain before returning: it may lag the exit.
-			if ended != nil {
-				select {
-				case <-ended:
-				case <-time.After(2 * time.Second):
-				}
-			}
-			return exitCode(r.code), nil
-		case sig := <-opts.Signals:
-			s, ok := sig.(syscall.Signal)
-			if !ok {
-				continue
-			}
-			if forwarded != 0 {
-				// A second signal: stop waiting for the command to cooperate.
-				killed = true
-				_ = e.Signal(context.WithoutCancel(ctx), id, int(syscall.SIGKILL))
-				continue
-			}
-			forwarded = s
-			// A container that has just exited answers "not found" or
-			// "conflict" (Podman's 409): the wait above reports its end.
-			if serr := e.Signal(ctx, id, int(s)); serr != nil && !errors.Is(serr, ErrNotFound) && !errors.Is(serr, ErrConflict) {
-				return 0, fmt.Errorf("forwarding %v to container: %w", s, serr)
-			}
-			killTimer = time.After(grace)
-		case <-killTimer:
-			killed = true
-			_ = e.Signal(context.WithoutCancel(ctx), id, int(syscall.SIGKILL))
-			killTimer = nil
-		case sz := <-opts.Resize:
-			_ = e.Resize(ctx, id, sz.Height, sz.Width)
-		case <-ctx.Done():
+		case <-w.killTimer:
+			w.killTimer = nil
+			w.kill()
+		case sz := <-w.opts.Resize:
+			_ = w.e.Resize(w.ctx, w.id, sz.Height, sz.Width)
+		case <-w.ctx.Done():
 			// The caller gave up (hpr itself was told to stop without a
-			// signal channel): the deferred Remove kills the container.
-			return 0, ctx.Err()
+			// signal channel): Run's removal kills the container.
+			return ending{}, w.ctx.Err()
 		}
 	}
 }
 
-// recheckAfter spaces the Exited calls after the output ends: the first at
-// once, then 5, 10 and 20 ms later (35 ms in all). Wait answers after that.
-var recheckAfter = []time.Duration{0, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond}
+// askExited asks the engine whether the container has exited. An error or
+// "not yet" schedules the next question, up to len(recheckAfter); a
+// command that only closed its output is then left to Wait.
+func (w *waiter) askExited() (ending, bool) {
+	w.recheck = nil
+	st, err := w.e.Exited(w.ctx, w.id)
+	if err != nil {
+		return ending{}, false
+	}
+	if !st.Exited {
+		if w.asked++; w.asked < len(recheckAfter) {
+			w.recheck = time.After(recheckAfter[w.asked])
+		}
+		return ending{}, false
+	}
+	Trace(w.ctx, "exited")
+	// Published ports stay taken until the engine's cleanup (rootless
+	// Podman's rootlessport holds them): Run removes such a container.
+	leave := st.SelfRemoving && len(w.opts.Spec.Ports) == 0
+	return ending{code: w.exitCode(st.Code), leaveToEngine: leave}, true
+}
 
-func errWriter(s Streams) interface{ Write([]byte) (int, error) } {
+// waitAnswered ends the run with Wait's answer, once the output has
+// drained (it may lag the exit).
+func (w *waiter) waitAnswered(r waitResult) (ending, error) {
+	if r.err != nil {
+		return ending{}, fmt.Errorf("waiting for container: %w", r.err)
+	}
+	Trace(w.ctx, "wait")
+	if w.output != nil {
+		select {
+		case <-w.output:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	return ending{code: w.exitCode(r.code)}, nil
+}
+
+// forward passes a signal on to the container; a second one kills it.
+func (w *waiter) forward(sig os.Signal) error {
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		return nil
+	}
+	if w.forwarded != 0 {
+		// Stop waiting for the command to cooperate.
+		w.kill()
+		return nil
+	}
+	w.forwarded = s
+	// A container that has just exited answers "not found" or "conflict"
+	// (Podman's 409): Wait reports its end.
+	if err := w.e.Signal(w.ctx, w.id, int(s)); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
+		return fmt.Errorf("forwarding %v to container: %w", s, err)
+	}
+	grace := w.opts.StopGrace
+	if grace == 0 {
+		grace = 10 * time.Second
+	}
+	w.killTimer = time.After(grace)
+	return nil
+}
+
+// kill sends SIGKILL, even when the caller's context has ended.
+func (w *waiter) kill() {
+	w.killed = true
+	_ = w.e.Signal(context.WithoutCancel(w.ctx), w.id, int(syscall.SIGKILL))
+}
+
+// exitCode is the code to report for the container's exit status c: after
+// hpr killed it, the signal the user sent, not hpr's SIGKILL.
+func (w *waiter) exitCode(c int) int {
+	if w.killed {
+		return 128 + int(w.forwarded)
+	}
+	return c
+}
+
+func errWriter(s Streams) io.Writer {
 	if s.Stderr != nil {
 		return s.Stderr
 	}

@@ -1,32 +1,47 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
-	"os"
+	"io"
 	"sync"
 	"time"
 )
 
-// Tracing: with HPR_TRACE=1 in the environment, hpr prints how long each step
-// of a run took, to stderr. It is how the benchmark report says where time
-// goes.
-var (
-	traceOn    = os.Getenv("HPR_TRACE") == "1"
-	traceMu    sync.Mutex
-	traceStart = time.Now()
-	traceLast  = traceStart
-)
+// Tracer prints how long each step of a command took, one line a step:
+// "hpr trace: <step> <ms since the last step> ms (at <ms since start> ms)".
+// hpr traces with HPR_TRACE=1; the benchmark reads these lines to say where
+// a run's time goes. A Tracer is safe for concurrent use.
+type Tracer struct {
+	mu          sync.Mutex
+	w           io.Writer
+	start, last time.Time
+}
 
-// Trace records that step ended, when tracing is on.
-func Trace(step string) {
-	if !traceOn {
+// NewTracer returns a Tracer writing to w that counts from start (the
+// process's start, as near as the caller knows it).
+func NewTracer(w io.Writer, start time.Time) *Tracer {
+	return &Tracer{w: w, start: start, last: start}
+}
+
+type tracerKey struct{}
+
+// WithTracer returns ctx carrying t: every step traced with ctx goes to t.
+func WithTracer(ctx context.Context, t *Tracer) context.Context {
+	return context.WithValue(ctx, tracerKey{}, t)
+}
+
+// Trace records that step ended, when ctx carries a Tracer.
+func Trace(ctx context.Context, step string) {
+	t, _ := ctx.Value(tracerKey{}).(*Tracer)
+	if t == nil {
 		return
 	}
-	traceMu.Lock()
-	defer traceMu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	now := time.Now()
-	fmt.Fprintf(os.Stderr, "hpr trace: %-28s %7.1f ms (at %7.1f ms)\n", step, ms(now.Sub(traceLast)), ms(now.Sub(traceStart)))
-	traceLast = now
+	fmt.Fprintf(t.w, "hpr trace: %-28s %7.1f ms (at %7.1f ms)\n", step, ms(now.Sub(t.last)), ms(now.Sub(t.start)))
+	t.last = now
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -24,21 +24,22 @@ The image is tagged hpr-<name>:<hash of the inputs>; its tag is printed.`,
   hpr build --force --engine podman`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			sess, err := openSession(cmd.Context(), sessionOptions{engine: engine, needProject: true})
+			sess, err := openSession(cmd.Context(), sessionOptions{engine: engine, require: project.RequireFile})
 			if err != nil {
 				return err
 			}
 			defer sess.Close()
 			if !sess.proj.Image.Building() {
-				return withCode(exitFailure, fmt.Errorf("%s has no [image] build: nothing to build (it runs %s)", sess.proj.Path, sess.proj.Image.Ref))
+				return fmt.Errorf("%s has no [image] build: nothing to build (it runs %s)", sess.proj.Path, sess.proj.Image.Ref)
 			}
 			policy := project.BuildIfChanged
 			if force {
 				policy = project.BuildAlways
 			}
-			img, err := sess.proj.EnsureImage(cmd.Context(), sess.engine, sess.engine.About, sess.host, policy, s.err)
+			sess.resolver.BuildOutput = s.err
+			img, err := sess.resolver.Image(cmd.Context(), sess.proj, policy)
 			if err != nil {
-				return withCode(exitFailure, err)
+				return err
 			}
 			fmt.Fprintln(s.out, img.Ref)
 			return nil

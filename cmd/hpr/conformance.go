@@ -5,15 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sort"
 	"sync"
 
 	"github.com/hostpersist/hpr/conformance"
 	"github.com/hostpersist/hpr/idmap"
-	"github.com/hostpersist/hpr/runtime/detect"
 	"github.com/hostpersist/hpr/project"
+	"github.com/hostpersist/hpr/runtime/detect"
 	"github.com/spf13/cobra"
 )
 
@@ -88,7 +87,7 @@ func runConformance(cmd *cobra.Command, s *streams, o conformanceOptions) error 
 	if err != nil {
 		return withCode(exitNotTested, err)
 	}
-	t.opts.Binary, t.opts.Version = exe, version
+	t.opts.Binary = exe
 	t.opts.Labels = processLabels()
 
 	found, fails, err := detect.All(ctx, detect.Options{}, o.engines)
@@ -119,7 +118,7 @@ func runConformance(cmd *cobra.Command, s *streams, o conformanceOptions) error 
 
 	if o.json {
 		if err := rep.WriteJSON(s.out); err != nil {
-			return withCode(exitFailure, err)
+			return err
 		}
 	} else {
 		if t.about != "" {
@@ -127,12 +126,12 @@ func runConformance(cmd *cobra.Command, s *streams, o conformanceOptions) error 
 			fmt.Fprintln(s.out)
 		}
 		if err := rep.WriteTable(s.out); err != nil {
-			return withCode(exitFailure, err)
+			return err
 		}
 	}
 	if o.junit != "" {
 		if err := writeJUnit(o.junit, rep); err != nil {
-			return withCode(exitFailure, err)
+			return err
 		}
 	}
 	switch {
@@ -164,79 +163,52 @@ func writeJUnit(path string, rep conformance.Report) error {
 }
 
 // conformanceTarget is what hpr conformance checks: inside a project the
-// image and plan `hpr run` would use, outside one the default plan with the
+// spec `hpr run` would create, outside one the default plan with the
 // probe image (or --image).
 type conformanceTarget struct {
 	opts conformance.Options
-	// proj is the project whose image is built per engine; nil otherwise.
-	proj *project.Project
+	host idmap.Host
 	// about describes the target for the table; empty for the default.
 	about string
 }
 
 func newConformanceTarget(image string) (conformanceTarget, error) {
 	t := conformanceTarget{opts: conformance.Options{Image: image}}
+	host, err := idmap.CurrentHost()
+	if err != nil {
+		return t, fmt.Errorf("reading who you are: %w", err)
+	}
+	t.host = host
 	cwd, err := os.Getwd()
 	if err != nil {
 		return t, fmt.Errorf("finding the project: %w", err)
 	}
-	file, err := project.Find(cwd)
-	if errors.Is(err, project.ErrNoProject) {
+	p, err := project.Open(cwd, project.OpenOptions{Image: image})
+	if err != nil {
+		return t, err
+	}
+	if p.Path == "" {
 		if image != "" {
 			t.about = "checking image " + image + " with the default plan (no hpr.toml here)"
 		}
 		return t, nil
 	}
-	if err != nil {
-		return t, err
-	}
-	p, err := project.Load(file)
-	if err != nil {
-		return t, err
-	}
-	t.opts.Override, t.opts.Mount = p.Run.User, p.Run.Mount
-	switch {
-	case image != "":
-	case p.Image.Ref != "":
-		t.opts.Image = p.Image.Ref
-	case p.Image.Building():
-		t.proj = p
-	}
+	t.opts.Project = p
 	what := "the probe image"
 	switch {
-	case t.proj != nil:
+	case p.Image.Building():
 		what = "the image hpr build makes"
-	case t.opts.Image != "":
-		what = "image " + t.opts.Image
+	case p.Image.Ref != "":
+		what = "image " + p.Image.Ref
 	}
-	t.about = fmt.Sprintf("checking project %s (%s): %s, [run] user = %q, mounted at %s", p.Name, file, what, cmp.Or(p.Run.User, idmap.OverrideAuto), p.Run.Mount)
+	t.about = fmt.Sprintf("checking project %s (%s): %s, [run] user = %q, mounted at %s", p.Name, p.Path, what, cmp.Or(p.Run.User, idmap.OverrideAuto), p.Run.Mount)
 	return t, nil
 }
 
-// run runs the suite on one engine; a built project's image is looked up
-// per engine, never built.
+// run runs the suite on one engine, through the resolver hpr run uses; a
+// built project's image is looked up per engine, never built.
 func (t conformanceTarget) run(ctx context.Context, e *detect.Engine) conformance.EngineReport {
-	opts := t.opts
-	if t.proj != nil {
-		ref, err := t.projectImage(ctx, e)
-		if err != nil {
-			return conformance.EngineReport{Endpoint: e.About.Endpoint, Mode: e.About.Mode, Version: e.About.Facts.Version, Error: err.Error(), Checks: []conformance.Check{}}
-		}
-		opts.Image = ref
-	}
 	// A run's error is in its report (Error), which the output shows.
-	rep, _ := conformance.Run(ctx, e.Engine, e.About, opts)
+	rep, _ := conformance.Run(ctx, newResolver(e, t.host), t.opts)
 	return rep
-}
-
-func (t conformanceTarget) projectImage(ctx context.Context, e *detect.Engine) (string, error) {
-	host, err := idmap.CurrentHost()
-	if err != nil {
-		return "", fmt.Errorf("reading who you are: %w", err)
-	}
-	img, err := t.proj.EnsureImage(ctx, e, e.About, host, project.BuildNever, io.Discard)
-	if errors.Is(err, project.ErrNotBuilt) {
-		return "", fmt.Errorf("%w (here: hpr build --engine %s)", err, e.About.Endpoint)
-	}
-	return img.Ref, err
 }

@@ -7,44 +7,48 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/hostpersist/hpr/conformance"
 	"github.com/hostpersist/hpr/idmap"
 )
 
 // TestConformanceTarget: inside a project, hpr conformance checks the
-// project's image, user override and mount; --image replaces the image;
-// outside a project, the defaults.
+// project (its image, user override and mount, through the resolver hpr
+// run uses); --image replaces the image; outside a project, the defaults.
 func TestConformanceTarget(t *testing.T) {
+	type target struct {
+		Project  bool
+		Image    string // the options' Image, or the project's ref
+		Building bool
+		User     idmap.Override
+		Mount    string
+	}
 	cases := []struct {
-		name     string
-		toml     string // "" for no project
-		image    string
-		want     conformance.Options
-		building bool
+		name  string
+		toml  string // "" for no project
+		image string
+		want  target
 	}{
-		{name: "no project", want: conformance.Options{}},
-		{name: "no project, --image", image: "alpine:3", want: conformance.Options{Image: "alpine:3"}},
+		{name: "no project", want: target{}},
+		{name: "no project, --image", image: "alpine:3", want: target{Image: "alpine:3"}},
 		{
 			name: "image ref and user root",
 			toml: "[image]\nref = \"debian:bookworm-slim\"\n[run]\nuser = \"root\"\nmount = \"/srv/site\"\n",
-			want: conformance.Options{Image: "debian:bookworm-slim", Override: idmap.OverrideRoot, Mount: "/srv/site"},
+			want: target{Project: true, Image: "debian:bookworm-slim", User: idmap.OverrideRoot, Mount: "/srv/site"},
 		},
 		{
 			name:  "--image wins over the project's",
 			toml:  "[image]\nref = \"debian:bookworm-slim\"\n",
 			image: "alpine:3",
-			want:  conformance.Options{Image: "alpine:3", Override: idmap.OverrideAuto, Mount: "/app"},
+			want:  target{Project: true, Image: "alpine:3", User: idmap.OverrideAuto, Mount: "/app"},
 		},
 		{
-			name:     "a built image is looked up per engine",
-			toml:     "name = \"blog\"\n[image]\nbuild = \".\"\n",
-			want:     conformance.Options{Override: idmap.OverrideAuto, Mount: "/app"},
-			building: true,
+			name: "a built image is looked up per engine",
+			toml: "name = \"blog\"\n[image]\nbuild = \".\"\n",
+			want: target{Project: true, Building: true, User: idmap.OverrideAuto, Mount: "/app"},
 		},
 		{
 			name: "neither ref nor build: the probe image under the project's plan",
 			toml: "[run]\nuser = \"image\"\n",
-			want: conformance.Options{Override: idmap.OverrideImage, Mount: "/app"},
+			want: target{Project: true, User: idmap.OverrideImage, Mount: "/app"},
 		},
 	}
 	for _, c := range cases {
@@ -64,11 +68,12 @@ func TestConformanceTarget(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(c.want, got.opts, cmp.Comparer(func(a, b func(idmap.Plan) idmap.Plan) bool { return (a == nil) == (b == nil) })); diff != "" {
-				t.Errorf("options (-want +got)\n%s", diff)
+			g := target{Project: got.opts.Project != nil, Image: got.opts.Image}
+			if p := got.opts.Project; p != nil {
+				g.Image, g.Building, g.User, g.Mount = p.Image.Ref, p.Image.Building(), p.Run.User, p.Run.Mount
 			}
-			if (got.proj != nil) != c.building {
-				t.Errorf("building per engine = %v, want %v", got.proj != nil, c.building)
+			if diff := cmp.Diff(c.want, g); diff != "" {
+				t.Errorf("target (-want +got)\n%s", diff)
 			}
 			if (c.toml != "" || c.image != "") != (got.about != "") {
 				t.Errorf("about = %q", got.about)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,8 +16,8 @@ import (
 	"github.com/hostpersist/hpr/conformance"
 	"github.com/hostpersist/hpr/doctor"
 	"github.com/hostpersist/hpr/idmap"
-	"github.com/hostpersist/hpr/runtime/detect"
 	"github.com/hostpersist/hpr/project"
+	"github.com/hostpersist/hpr/runtime/detect"
 )
 
 // exitNotYours is doctor's exit status when files are not the user's, like a
@@ -90,49 +89,27 @@ func runFixInside(s *streams, o doctorOptions) error {
 	uid, uerr := strconv.Atoi(u)
 	gid, gerr := strconv.Atoi(g)
 	if !ok || uerr != nil || gerr != nil || uid < 0 || gid < 0 {
-		return withCode(exitFailure, fmt.Errorf("--owner %q: want UID:GID", o.owner))
+		return fmt.Errorf("--owner %q: want UID:GID", o.owner)
 	}
 	list, err := os.ReadFile(o.list)
 	if err != nil {
-		return withCode(exitFailure, fmt.Errorf("reading the list: %w", err))
+		return fmt.Errorf("reading the list: %w", err)
 	}
 	r, err := doctor.Inside(o.inside, list, uid, gid)
 	if err != nil {
-		return withCode(exitFailure, err)
+		return err
 	}
 	return json.NewEncoder(s.out).Encode(r)
 }
 
-// doctorProject returns the directory to scan — hpr.toml's, or the working
-// directory — as the user knows it and resolved, and hpr.toml's engine
-// endpoint when it sets one.
-func doctorProject() (root, real, endpoint string, err error) {
+// doctorProject is the project to scan: hpr.toml's directory, or the
+// working directory.
+func doctorProject() (*project.Project, error) {
 	cwd, err := os.Getwd()
 	if err != nil {
-		return "", "", "", fmt.Errorf("finding the working directory: %w", err)
+		return nil, fmt.Errorf("finding the working directory: %w", err)
 	}
-	path, err := project.Find(cwd)
-	switch {
-	case err == nil:
-		p, err := project.Load(path)
-		if err != nil {
-			return "", "", "", err
-		}
-		root, real, endpoint = p.Root, p.RealRoot, p.Engine.Endpoint
-	case errors.Is(err, project.ErrNoProject):
-		if root, err = filepath.Abs(cwd); err != nil {
-			return "", "", "", err
-		}
-		if real, err = filepath.EvalSymlinks(root); err != nil {
-			return "", "", "", err
-		}
-	default:
-		return "", "", "", err
-	}
-	if real == "/" {
-		return "", "", "", fmt.Errorf("refusing to check / as a project: cd into the project (or a directory with an hpr.toml)")
-	}
-	return root, real, endpoint, nil
+	return project.Open(cwd, project.OpenOptions{Require: project.RequireDirectory})
 }
 
 // doctorEngine is an engine that answered, with the namespaces its
@@ -212,17 +189,18 @@ func doctorReport(shown string, scan *doctor.Scan, host idmap.Host, engines []do
 }
 
 func runDoctor(ctx context.Context, s *streams, o doctorOptions) error {
-	shown, root, endpoint, err := doctorProject()
+	p, err := doctorProject()
 	if err != nil {
-		return withCode(exitFailure, err)
+		return err
 	}
+	shown, root, endpoint := p.Root, p.RealRoot, p.Engine.Endpoint
 	host, err := idmap.CurrentHost()
 	if err != nil {
-		return withCode(exitFailure, fmt.Errorf("reading who you are: %w", err))
+		return fmt.Errorf("reading who you are: %w", err)
 	}
 	scan, err := doctor.ScanDir(root, host.UID)
 	if err != nil {
-		return withCode(exitFailure, err)
+		return err
 	}
 	if len(scan.Files) == 0 {
 		// Nothing to explain: no engine needed.
@@ -232,7 +210,7 @@ func runDoctor(ctx context.Context, s *streams, o doctorOptions) error {
 
 	engines, fails, err := doctorEngines(ctx, s, o, endpoint)
 	if err != nil {
-		return withCode(exitFailure, err)
+		return err
 	}
 	defer func() {
 		for _, e := range engines {
@@ -245,7 +223,7 @@ func runDoctor(ctx context.Context, s *streams, o doctorOptions) error {
 	}
 	r, err := doctorReport(shown, scan, host, engines, unexplained)
 	if err != nil {
-		return withCode(exitFailure, err)
+		return err
 	}
 	if err := r.WriteText(s.out); err != nil {
 		return err
@@ -262,11 +240,11 @@ func runDoctor(ctx context.Context, s *streams, o doctorOptions) error {
 	fixErr := doctorFix(ctx, s, r, root, host, engines)
 	rescan, err := doctor.ScanDir(root, host.UID)
 	if err != nil {
-		return withCode(exitFailure, errors.Join(fixErr, err))
+		return errors.Join(fixErr, err)
 	}
 	after, err := doctorReport(shown, rescan, host, engines, unexplained)
 	if err != nil {
-		return withCode(exitFailure, errors.Join(fixErr, err))
+		return errors.Join(fixErr, err)
 	}
 	fmt.Fprintln(s.out)
 	if len(after.Scan.Files) == 0 {
@@ -276,7 +254,7 @@ func runDoctor(ctx context.Context, s *streams, o doctorOptions) error {
 	}
 	switch {
 	case fixErr != nil:
-		return withCode(exitFailure, fixErr)
+		return fixErr
 	case len(after.Scan.Files) > 0:
 		return withCode(exitNotYours, nil)
 	}
@@ -322,8 +300,8 @@ func doctorFix(ctx context.Context, s *streams, r doctor.Report, root string, ho
 				owners = append(owners, r.Groups[gi].Owner.String())
 			}
 			rep, err := doctor.Fix(ctx, doctor.FixOptions{
-				Engine: e, Info: e.About, Host: host, Root: root, Files: files, Binary: bin,
-				Labels: projectLabels(root),
+				Resolver: newResolver(e.Engine, host), Root: root, Files: files, Binary: bin,
+				Labels: processLabels(),
 			})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", e.name(), err))

@@ -68,7 +68,7 @@ func TestDoctorRefusesSlash(t *testing.T) {
 		t.Skip("/hpr.toml exists")
 	}
 	code, _, errs := doctorCmd(t, "/")
-	if code != exitFailure || !strings.Contains(errs, "refusing to check /") {
+	if code != exitFailure || !strings.Contains(errs, "refusing to use /") {
 		t.Errorf("hpr doctor in / = %d, %q; want %d refusing", code, errs, exitFailure)
 	}
 }

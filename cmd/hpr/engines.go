@@ -70,7 +70,7 @@ func runEngines(cmd *cobra.Command, s *streams, o enginesOptions) error {
 	ctx := cmd.Context()
 	found, fails, err := detect.All(ctx, detect.Options{}, o.engines)
 	if err != nil {
-		return withCode(exitFailure, err)
+		return err
 	}
 	defer func() {
 		for _, e := range found {
@@ -131,7 +131,7 @@ func runEngines(cmd *cobra.Command, s *streams, o enginesOptions) error {
 		}
 	}
 	if len(reports) == 0 {
-		return withCode(exitFailure, detect.NothingAnswered(fails))
+		return detect.NothingAnswered(fails)
 	}
 	return nil
 }

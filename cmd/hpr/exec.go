@@ -6,9 +6,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/hostpersist/hpr/project"
 	"github.com/hostpersist/hpr/runtime"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
 
 func newExecCmd(s *streams) *cobra.Command {
@@ -46,7 +46,7 @@ func newShellCmd(s *streams) *cobra.Command {
 }
 
 func runExec(ctx context.Context, s *streams, engine string, args []string) error {
-	sess, err := openSession(ctx, sessionOptions{engine: engine, needProject: true})
+	sess, err := openSession(ctx, sessionOptions{engine: engine, require: project.RequireFile})
 	if err != nil {
 		return err
 	}
@@ -57,11 +57,9 @@ func runExec(ctx context.Context, s *streams, engine string, args []string) erro
 	}
 	workdir, err := sess.proj.WorkDir(sess.cwd)
 	if err != nil {
-		return withCode(exitFailure, err)
+		return err
 	}
-	stdin, isFile := s.in.(*os.File)
-	stdout, _ := s.out.(*os.File)
-	tty := isFile && stdout != nil && term.IsTerminal(int(stdin.Fd())) && term.IsTerminal(int(stdout.Fd()))
+	stdin, tty := terminal(s)
 	streams := runtime.Streams{Stdout: s.out, Stderr: s.err, TTY: tty}
 	if tty || stdinHasData(s.in) {
 		streams.Stdin = s.in
@@ -69,15 +67,15 @@ func runExec(ctx context.Context, s *streams, engine string, args []string) erro
 	if tty {
 		restore, _, err := rawTerminal(stdin)
 		if err != nil {
-			return withCode(exitFailure, err)
+			return err
 		}
 		defer restore()
 	}
 	code, err := sess.engine.Exec(ctx, c.ID, runtime.ExecSpec{
-		Cmd: args, WorkingDir: workdir, User: c.Labels[labelUser], Streams: streams,
+		Cmd: args, WorkingDir: workdir, User: c.Labels[runtime.LabelUser], Streams: streams,
 	})
 	if err != nil {
-		return withCode(exitFailure, fmt.Errorf("exec in %s: %w", c.Name, err))
+		return fmt.Errorf("exec in %s: %w", c.Name, err)
 	}
 	return withCode(code, nil)
 }
@@ -91,7 +89,7 @@ func (sess *session) running(ctx context.Context) (runtime.Container, error) {
 	for {
 		cs, err := sess.engine.List(ctx, map[string]string{runtime.LabelProject: sess.proj.RealRoot})
 		if err != nil {
-			return runtime.Container{}, withCode(exitFailure, fmt.Errorf("listing containers: %w", err))
+			return runtime.Container{}, fmt.Errorf("listing containers: %w", err)
 		}
 		starting := false
 		for _, c := range cs {
@@ -105,11 +103,11 @@ func (sess *session) running(ctx context.Context) (runtime.Container, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return runtime.Container{}, withCode(exitFailure, ctx.Err())
+			return runtime.Container{}, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return runtime.Container{}, withCode(exitFailure, fmt.Errorf("no running container for %s on %s: start one with `hpr run`", sess.proj.Root, sess.engine.About.Endpoint))
+	return runtime.Container{}, fmt.Errorf("no running container for %s on %s: start one with `hpr run`", sess.proj.Root, sess.engine.About.Endpoint)
 }
 
 // startWait bounds how long hpr exec waits for a container being started.

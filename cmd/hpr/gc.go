@@ -32,7 +32,7 @@ other hpr builds imported; this build's own probe stays.`,
 			ctx := cmd.Context()
 			found, _, err := detect.All(ctx, detect.Options{}, engines)
 			if err != nil {
-				return withCode(exitFailure, err)
+				return err
 			}
 			exe, exeErr := os.Executable()
 			var failed error
@@ -56,10 +56,10 @@ other hpr builds imported; this build's own probe stays.`,
 				e.Close()
 			}
 			if len(found) == 0 {
-				return withCode(exitFailure, fmt.Errorf("no engine answered: nothing to clean"))
+				return fmt.Errorf("no engine answered: nothing to clean")
 			}
 			if failed != nil {
-				return withCode(exitFailure, fmt.Errorf("some containers or images could not be removed"))
+				return fmt.Errorf("some containers or images could not be removed")
 			}
 			return nil
 		},

@@ -23,19 +23,19 @@ there, the project builds it; otherwise edit [image] ref.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cwd, err := os.Getwd()
 			if err != nil {
-				return withCode(exitFailure, err)
+				return err
 			}
 			path := filepath.Join(cwd, project.FileName)
 			if _, err := os.Stat(path); err == nil && !force {
-				return withCode(exitFailure, fmt.Errorf("%s already exists: edit it, or pass --force to overwrite it", path))
+				return fmt.Errorf("%s already exists: edit it, or pass --force to overwrite it", path)
 			}
 			_, err = os.Stat(filepath.Join(cwd, "Dockerfile"))
 			hasDockerfile := err == nil
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return withCode(exitFailure, err)
+				return err
 			}
 			if err := os.WriteFile(path, []byte(project.Template(hasDockerfile, filepath.Base(cwd))), 0o644); err != nil {
-				return withCode(exitFailure, fmt.Errorf("writing %s: %w", path, err))
+				return fmt.Errorf("writing %s: %w", path, err)
 			}
 			fmt.Fprintf(s.out, "wrote %s\n", path)
 			return nil

@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"github.com/hostpersist/hpr/runtime"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 )
@@ -51,11 +53,16 @@ func withCode(code int, err error) error {
 }
 
 func main() {
+	start := time.Now()
 	// The Podman bindings log through logrus (e.g. "Failed to close STDIN"
 	// warnings); hpr reports what matters as errors of its own.
 	logrus.SetOutput(io.Discard)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	if os.Getenv("HPR_TRACE") == "1" {
+		// How long each step took, for the benchmark (BENCHMARKS.md).
+		ctx = runtime.WithTracer(ctx, runtime.NewTracer(os.Stderr, start))
+	}
 	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -109,7 +116,7 @@ holds on this machine.`,
 	root.SetOut(s.out)
 	root.SetErr(s.err)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return withCode(exitFailure, fmt.Errorf("%v (see '%s --help')", err, c.CommandPath()))
+		return fmt.Errorf("%v (see '%s --help')", err, c.CommandPath())
 	})
 	root.AddCommand(newVersionCmd(s), newEnginesCmd(s), newRunCmd(s), newBuildCmd(s), newExecCmd(s), newShellCmd(s), newInitCmd(s), newGCCmd(s), newDoctorCmd(s), newConformanceCmd(s), newProbeCmd(s))
 	return root

@@ -37,7 +37,7 @@ func newProbeCmd(s *streams) *cobra.Command {
 				err = conformance.Probe(s.out, o.probe)
 			}
 			if err != nil {
-				return withCode(exitFailure, err)
+				return err
 			}
 			return nil
 		},

@@ -340,7 +340,7 @@ func TestHostilePaths(t *testing.T) {
 	})
 	t.Run("root refused", func(t *testing.T) {
 		code, _, errOut := hpr(t, "/", nil, "run", "--engine", engines[0].Endpoint, "--image", base, "--", "true")
-		if code != 125 || !strings.Contains(errOut, "refusing to mount /") {
+		if code != 125 || !strings.Contains(errOut, "refusing to use /") {
 			t.Errorf("exit %d, %q; want 125 refusing /", code, errOut)
 		}
 	})

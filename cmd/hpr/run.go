@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +10,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/hostpersist/hpr/runtime"
 	"github.com/hostpersist/hpr/project"
+	"github.com/hostpersist/hpr/runtime"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -56,7 +54,7 @@ command cannot be run; 127 if it is not found; 130/143 after SIGINT/SIGTERM.`,
   hpr run --engine podman                   # pick an engine kind, or an endpoint URI`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.build && o.noBuild {
-				return withCode(exitFailure, errors.New("--build and --no-build are exclusive: keep one"))
+				return errors.New("--build and --no-build are exclusive: keep one")
 			}
 			return runRun(cmd.Context(), s, o, args)
 		},
@@ -73,15 +71,14 @@ command cannot be run; 127 if it is not found; 130/143 after SIGINT/SIGTERM.`,
 }
 
 func runRun(ctx context.Context, s *streams, o runOptions, args []string) error {
-	sess, err := openSession(ctx, sessionOptions{engine: o.engine, image: o.image})
+	sess, err := openSession(ctx, sessionOptions{engine: o.engine, image: o.image, require: project.RequireImage})
 	if err != nil {
 		return err
 	}
 	defer sess.Close()
 	// What an earlier hpr run of this project left (its hpr was killed) is
-	// removed while this run is prepared (the image checked, built, planned)
-	// or, when it publishes no ports, while it runs; a failure here must not
-	// stop today's run.
+	// removed while this run is prepared or, when it publishes no ports,
+	// while it runs; a failure here must not stop today's run.
 	swept := make(chan error, 1)
 	go func() {
 		_, err := removeStale(ctx, sess.engine, map[string]string{runtime.LabelProject: sess.proj.RealRoot}, true)
@@ -92,73 +89,101 @@ func runRun(ctx context.Context, s *streams, o runOptions, args []string) error 
 			fmt.Fprintf(s.err, "hpr: warning: cleaning up earlier runs: %v\n", err)
 		}
 	}
-	stdin, isFile := s.in.(*os.File)
-	stdout, _ := s.out.(*os.File)
-	tty := isFile && stdout != nil && term.IsTerminal(int(stdin.Fd())) && term.IsTerminal(int(stdout.Fd()))
-	openStdin := tty || stdinHasData(s.in)
-	// Without stdin to pass on, the image may be planned from what hpr
-	// remembers of its name and checked while the engine prepares the
-	// container (see runtime.RunOptions.Verify).
-	spec, verify, err := sess.containerSpec(ctx, s, buildPolicy(o.build, o.noBuild), o.env, o.publish, !openStdin)
+	req, err := runRequest(sess, o, args)
 	if err != nil {
 		sweepDone()
 		return err
 	}
-	if len(spec.Ports) > 0 {
+	stdin, tty := terminal(s)
+	openStdin := tty || stdinHasData(s.in)
+	// Without stdin to pass on, the image may be planned from what hpr
+	// remembers of it and checked while the engine prepares the container
+	// (runtime.RunOptions.Verify).
+	if !openStdin {
+		req.Memo = project.MemoPlan
+	}
+	res, err := sess.resolver.Resolve(ctx, sess.proj, req)
+	if err != nil {
+		sweepDone()
+		return err
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(s.err, "hpr: warning: %s\n", w)
+	}
+	if len(res.Spec.Ports) > 0 {
 		// A container left behind may hold the ports this run publishes.
 		sweepDone()
-		runtime.Trace("stale containers removed")
+		runtime.Trace(ctx, "stale containers removed")
 	} else {
 		// Nothing the new container needs is held by one left behind (names
 		// are random): the sweep goes on while it runs.
 		defer sweepDone()
 	}
-	if len(args) > 0 {
-		spec.Cmd = args
+	res.Spec.TTY, res.Spec.OpenStdin = tty, openStdin
+	opts := runtime.RunOptions{Spec: res.Spec, Streams: runtime.Streams{Stdout: s.out, Stderr: s.err}, Verify: res.Verify}
+	if openStdin {
+		opts.Streams.Stdin = s.in
 	}
-	spec.TTY, spec.OpenStdin = tty, openStdin
-
-	streams := runtime.Streams{Stdout: s.out, Stderr: s.err}
-	if spec.OpenStdin {
-		streams.Stdin = s.in
-	}
-	opts := runtime.RunOptions{Spec: spec, Streams: streams}
-
 	// Pass signals on to the container instead of dying of them; runtime.Run
 	// escalates to SIGKILL if the command ignores them.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	opts.Signals = sigs
-
-	if spec.TTY {
+	if tty {
 		restore, resize, err := rawTerminal(stdin)
 		if err != nil {
-			return withCode(exitFailure, err)
+			return err
 		}
 		defer restore()
 		opts.Resize = resize
 	}
-	// The run ends when the container does: the signals above, not the
-	// command's context, stop it.
-	opts.Verify = verify
-	code, err := runtime.Run(context.WithoutCancel(ctx), sess.engine, opts)
-	if errors.Is(err, runtime.ErrStale) {
-		// The name names another image now: nothing ran. Plan again from the
-		// engine's answer.
-		runtime.Trace("stale image name")
-		fresh, _, serr := sess.containerSpec(ctx, s, buildPolicy(o.build, o.noBuild), o.env, o.publish, false)
-		if serr != nil {
-			return serr
-		}
-		fresh.Cmd, fresh.TTY, fresh.OpenStdin = spec.Cmd, spec.TTY, spec.OpenStdin
-		opts.Spec, opts.Verify = fresh, nil
-		code, err = runtime.Run(context.WithoutCancel(ctx), sess.engine, opts)
-	}
+	code, err := runStale(ctx, sess, req, opts)
 	if err != nil {
-		return withCode(exitFailure, err)
+		return err
 	}
 	return withCode(code, nil)
+}
+
+// runStale runs the container; when it was planned from what hpr
+// remembered and that turned out stale (nothing ran), it resolves the
+// project again from the engine's answers and runs that. The run ends when
+// the container does: the signals, not the command's context, stop it.
+func runStale(ctx context.Context, sess *session, req project.Request, opts runtime.RunOptions) (int, error) {
+	code, err := runtime.Run(context.WithoutCancel(ctx), sess.engine, opts)
+	if !errors.Is(err, runtime.ErrStale) {
+		return code, err
+	}
+	runtime.Trace(ctx, "stale image name")
+	req.Memo = project.MemoRecord
+	res, err := sess.resolver.Resolve(ctx, sess.proj, req)
+	if err != nil {
+		return 0, err
+	}
+	res.Spec.TTY, res.Spec.OpenStdin = opts.Spec.TTY, opts.Spec.OpenStdin
+	opts.Spec, opts.Verify = res.Spec, nil
+	return runtime.Run(context.WithoutCancel(ctx), sess.engine, opts)
+}
+
+// runRequest is what hpr run's flags and arguments add to the project.
+func runRequest(sess *session, o runOptions, args []string) (project.Request, error) {
+	req := project.Request{Policy: buildPolicy(o.build, o.noBuild), Memo: project.MemoRecord, Cwd: sess.cwd, Labels: processLabels()}
+	if len(args) > 0 {
+		req.Cmd = args
+	}
+	env, err := envFlags(o.env)
+	if err != nil {
+		return req, err
+	}
+	req.Env = env
+	for _, v := range o.publish {
+		port, err := project.ParsePort(v)
+		if err != nil {
+			return req, fmt.Errorf("-p %s: %w", v, err)
+		}
+		req.Ports = append(req.Ports, port)
+	}
+	return req, nil
 }
 
 func buildPolicy(build, noBuild bool) project.BuildPolicy {
@@ -171,123 +196,13 @@ func buildPolicy(build, noBuild bool) project.BuildPolicy {
 	return project.BuildIfChanged
 }
 
-// containerSpec resolves everything a container of this project needs: the
-// image (building it if needed), the plan, working directory, env, ports and
-// volumes. run, and anything else that starts the project's container, use it.
-//
-// With guess, the plan may be made from what hpr remembers of the image
-// (see remembered), and verify then checks it against the engine, for
-// runtime.RunOptions.Verify; otherwise verify is nil.
-func (sess *session) containerSpec(ctx context.Context, s *streams, policy project.BuildPolicy, env, publish []string, guess bool) (_ runtime.ContainerSpec, verify func(context.Context) error, _ error) {
-	p := sess.proj
-	e := sess.engine
-	fail := func(err error) (runtime.ContainerSpec, func(context.Context) error, error) {
-		return runtime.ContainerSpec{}, nil, withCode(exitFailure, err)
-	}
-	planned, verify, err := sess.planImage(ctx, s, policy, guess)
-	if err != nil {
-		return fail(err)
-	}
-	ref := planned.Image.Ref
-	for _, w := range append(sess.warnings, planned.Plan.Warnings...) {
-		fmt.Fprintf(s.err, "hpr: warning: %s\n", w)
-	}
-	workdir, err := p.WorkDir(sess.cwd)
-	if err != nil {
-		return fail(err)
-	}
-	cliEnv, err := envFlags(env)
-	if err != nil {
-		return fail(err)
-	}
-	ports := append([]runtime.Port(nil), p.Run.Ports...)
-	for _, v := range publish {
-		port, err := project.ParsePort(v)
-		if err != nil {
-			return fail(fmt.Errorf("-p %s: %w", v, err))
-		}
-		ports = append(ports, port)
-	}
-	labels := sess.labels()
-	volumes := append([]runtime.VolumeMount(nil), p.Run.Volumes...)
-	for i, v := range volumes {
-		created, err := e.EnsureVolume(ctx, runtime.VolumeSpec{Name: v.Name, Labels: map[string]string{runtime.LabelProject: p.RealRoot, runtime.LabelVersion: version}})
-		if err != nil {
-			return fail(fmt.Errorf("creating volume %s: %w", v.Name, err))
-		}
-		// A new volume is root's: its root is handed to the mapped user once.
-		volumes[i].Init = created
-	}
-	labels[labelUser] = planned.Plan.User
-	return runtime.ContainerSpec{
-		Name:       "hpr-" + p.Name + "-" + randomSuffix(),
-		Image:      ref,
-		ImageID:    planned.Image.ID,
-		Entrypoint: p.Run.Entrypoint,
-		Cmd:        p.Run.Command,
-		Env:        append(append([]string(nil), p.Run.Env...), cliEnv...),
-		WorkingDir: workdir,
-		Mounts:     []runtime.Mount{{Source: p.Root, Target: p.Run.Mount}},
-		Volumes:    volumes,
-		Ports:      ports,
-		Labels:     labels,
-		Plan:       planned.Plan,
-		Identity:   planned.Identity,
-		CapDrop:    p.Run.CapDrop,
-		CapAdd:     p.Run.CapAdd,
-	}, verify, nil
+// terminal returns stdin as a file, and whether stdin and stdout are both
+// terminals (a TTY run).
+func terminal(s *streams) (*os.File, bool) {
+	stdin, isFile := s.in.(*os.File)
+	stdout, _ := s.out.(*os.File)
+	return stdin, isFile && stdout != nil && term.IsTerminal(int(stdin.Fd())) && term.IsTerminal(int(stdout.Fd()))
 }
-
-// planImage returns the image to run, planned; with guess and an image hpr
-// remembers, planned from that, with the check for RunOptions.Verify.
-func (sess *session) planImage(ctx context.Context, s *streams, policy project.BuildPolicy, guess bool) (runtime.Planned, func(context.Context) error, error) {
-	p, e := sess.proj, sess.engine
-	if guess {
-		if img, check, ok := sess.remembered(policy); ok {
-			runtime.Trace("image")
-			// A plan that fails for the remembered image is made again
-			// below from the engine's answer.
-			if planned, err := runtime.PlanImage(ctx, e, e.About, sess.host, img, p.Run.User); err == nil {
-				return planned, check, nil
-			}
-		}
-	}
-	img, err := p.EnsureImage(ctx, e, e.About, sess.host, policy, s.err)
-	if err != nil {
-		return runtime.Planned{}, nil, err
-	}
-	runtime.Trace("image")
-	if img.ID != "" { // known already: a build found by its tag
-		planned, err := runtime.PlanImage(ctx, e, e.About, sess.host, img, p.Run.User)
-		return planned, nil, err
-	}
-	planned, err := runtime.PlanFor(ctx, e, e.About, sess.host, img.Ref, p.Run.User)
-	return planned, nil, err
-}
-
-// remembered is the image hpr remembers for the project on this engine,
-// with the engine calls that check it is still the one to run: for a build,
-// the image built last time for the current local inputs (its base images
-// and existence are checked); for a name, the image it named at the last
-// inspect (the name is inspected). No engine call is made here.
-func (sess *session) remembered(policy project.BuildPolicy) (runtime.Image, func(context.Context) error, bool) {
-	p, e := sess.proj, sess.engine
-	if p.Image.Building() {
-		if policy == project.BuildAlways {
-			return runtime.Image{}, nil, false
-		}
-		return p.RememberedImage(e, e.About, sess.host)
-	}
-	last, ok := runtime.LastImage(e.About.Endpoint, p.Image.Ref)
-	if !ok {
-		return runtime.Image{}, nil, false
-	}
-	return last, func(ctx context.Context) error { return runtime.CheckImage(ctx, e, e.About.Endpoint, last) }, true
-}
-
-// labelUser records the container user hpr chose, so exec and shell enter as
-// the same user.
-const labelUser = "io.hpr.user"
 
 // envFlags turns -e values into KEY=VALUE, taking KEY alone from hpr's own
 // environment like docker run does.
@@ -308,12 +223,6 @@ func envFlags(vals []string) ([]string, error) {
 		out = append(out, v)
 	}
 	return out, nil
-}
-
-func randomSuffix() string {
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // stdinHasData reports whether stdin is something to pass on (a pipe or a

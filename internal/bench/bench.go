@@ -12,9 +12,10 @@ import (
 	"time"
 
 	"github.com/hostpersist/hpr/idmap"
-	"github.com/hostpersist/hpr/runtime"
-	"github.com/hostpersist/hpr/runtime/detect"
 	"github.com/hostpersist/hpr/project"
+	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/cache"
+	"github.com/hostpersist/hpr/runtime/detect"
 )
 
 // bench holds the workspace and the engines opened in-process.
@@ -337,7 +338,8 @@ func (b *bench) buildCheckArm(ctx context.Context, mode, dir string) func() resu
 			return result{Err: err.Error()}
 		}
 		s := time.Now()
-		if _, err := p.EnsureImage(ctx, e, e.About, b.host, project.BuildNever, io.Discard); err != nil {
+		r := &project.Resolver{Engine: e, Info: e.About, Host: b.host, Cache: cache.Open()}
+		if _, err := r.Image(ctx, p, project.BuildNever); err != nil {
 			return result{Err: err.Error()}
 		}
 		t.since("ensure", s)

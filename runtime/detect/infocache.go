@@ -1,24 +1,21 @@
 package detect
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/cache"
 )
 
-// Engine Info is remembered between runs, because asking costs more than a
-// whole run's other API calls: libpod's system info takes 250–300 ms here
-// (it walks the store), Docker's about 20 ms. An answer is reused only while
+// Engine Info is remembered between runs, because asking can cost more than
+// a whole run's other API calls (libpod's system info walks the store;
+// BENCHMARKS.md). An answer is reused only while
 // the process listening on the socket is the one that gave it: the cache is
 // keyed by that process's pid and start time (SO_PEERCRED and
 // /proc/PID/stat), so a restarted daemon — which may have been reconfigured
@@ -72,26 +69,13 @@ func listener(uri string) string {
 	return fmt.Sprintf("%d/%s/%s", cred.Pid, comm, fields[19])
 }
 
-func infoCacheFile(uri string) (string, error) {
-	dir, err := runtime.CacheDir()
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256([]byte(uri))
-	return filepath.Join(dir, "engines", hex.EncodeToString(sum[:8])+".json"), nil
-}
-
 // loadInfo returns the remembered Info of uri if its listener is unchanged.
 func loadInfo(uri, who string) (runtime.Info, bool) {
 	if who == "" {
 		return runtime.Info{}, false
 	}
-	file, err := infoCacheFile(uri)
-	if err != nil {
-		return runtime.Info{}, false
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
+	data, ok := cache.Open().Read(cache.Engines, cache.Key(uri))
+	if !ok {
 		return runtime.Info{}, false
 	}
 	var c cachedInfo
@@ -106,16 +90,7 @@ func storeInfo(uri, who string, info runtime.Info) {
 	if who == "" {
 		return
 	}
-	file, err := infoCacheFile(uri)
-	if err != nil {
-		return
-	}
-	data, err := json.Marshal(cachedInfo{Listener: who, Info: info})
-	if err != nil || os.MkdirAll(filepath.Dir(file), 0o755) != nil {
-		return
-	}
-	tmp := fmt.Sprintf("%s.%d.%d", file, os.Getpid(), time.Now().UnixNano())
-	if os.WriteFile(tmp, data, 0o644) == nil {
-		_ = os.Rename(tmp, file)
+	if data, err := json.Marshal(cachedInfo{Listener: who, Info: info}); err == nil {
+		cache.Open().Write(cache.Engines, cache.Key(uri), data)
 	}
 }
