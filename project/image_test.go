@@ -275,3 +275,41 @@ func TestRememberedBuild(t *testing.T) {
 func resolver(e runtime.Engine, info runtime.Info, h idmap.Host) *Resolver {
 	return &Resolver{Engine: e, Info: info, Host: h, Cache: cache.Open()}
 }
+
+// PruneBuildMemos forgets the builds of projects whose directory is gone,
+// and records it cannot read, and keeps the rest.
+func TestPruneBuildMemos(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	f := &fakeImages{ids: map[string]string{"base:1": "sha256:b1"}}
+	host := idmap.Host{UID: 1000, GID: 1000}
+	about := runtime.Info{Endpoint: "unix:///a.sock", Facts: idmap.Engine{Kind: idmap.KindDocker}}
+	var projects []*Project
+	for _, name := range []string{"kept", "gone"} {
+		path := writeProject(t, name, "[image]\nbuild = \".\"\n")
+		if err := os.WriteFile(filepath.Join(filepath.Dir(path), "Dockerfile"), []byte("FROM base:1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := resolver(f, about, host).Image(t.Context(), p, BuildIfChanged); err != nil {
+			t.Fatal(err)
+		}
+		projects = append(projects, p)
+	}
+	c := cache.Open()
+	c.Write(cache.Builds, "old-format", []byte(`{"engine":"x","inputs":"y"}`+"\n"))
+	if err := os.RemoveAll(projects[1].Root); err != nil {
+		t.Fatal(err)
+	}
+	if n := PruneBuildMemos(c); n != 2 {
+		t.Errorf("pruned %d memos, want 2 (the gone project's, the old format)", n)
+	}
+	if keys := c.Keys(cache.Builds); len(keys) != 1 {
+		t.Errorf("memos left: %v, want the kept project's", keys)
+	}
+	if _, _, ok := resolver(f, about, host).rememberedBuild(projects[0]); !ok {
+		t.Error("the kept project's build was forgotten")
+	}
+}

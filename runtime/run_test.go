@@ -23,6 +23,10 @@ type fakeEngine struct {
 	createErr error
 	waitCode  int
 	waitDelay time.Duration
+	// waitAfterExited, when not 0, makes Wait answer only once Exited has
+	// been asked that many times (and then at once).
+	waitAfterExited int
+	polled          chan struct{}
 	// outputUntilSignal keeps the output open until a signal comes.
 	outputUntilSignal bool
 	done              chan error
@@ -71,6 +75,16 @@ func (f *fakeEngine) Start(context.Context, string) error { f.record("start"); r
 
 func (f *fakeEngine) Wait(ctx context.Context, _ string) (int, error) {
 	f.record("wait")
+	if f.waitAfterExited > 0 {
+		for range f.waitAfterExited {
+			select {
+			case <-f.polled:
+			case <-ctx.Done():
+				return -1, ctx.Err()
+			}
+		}
+		return f.waitCode, nil
+	}
 	select {
 	case <-time.After(f.waitDelay):
 		return f.waitCode, nil
@@ -81,6 +95,9 @@ func (f *fakeEngine) Wait(ctx context.Context, _ string) (int, error) {
 
 func (f *fakeEngine) Exited(context.Context, string) (ExitState, error) {
 	f.record("exited")
+	if f.polled != nil {
+		f.polled <- struct{}{}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.exitedErr != nil {
@@ -140,22 +157,30 @@ func TestRunFallsBackToWait(t *testing.T) {
 		name      string
 		exits     []ExitState
 		exitedErr error
+		// asks is how often Run asks Exited before it leaves the answer
+		// to Wait; Wait answers once it has.
+		asks int
 	}{
 		// A command that closed its output but runs on.
-		{"still running", []ExitState{{SelfRemoving: true}}, nil},
-		{"Exited fails", nil, errors.New("inspect failed")},
+		{"still running", []ExitState{{SelfRemoving: true}}, nil, len(recheckAfter)},
+		{"Exited fails", nil, errors.New("inspect failed"), 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fakeEngine{exits: tc.exits, exitedErr: tc.exitedErr, waitCode: 7, waitDelay: 100 * time.Millisecond}
-			code, err := Run(t.Context(), f, RunOptions{Spec: ContainerSpec{Image: "x"}})
+			f := &fakeEngine{exits: tc.exits, exitedErr: tc.exitedErr, waitCode: 7,
+				waitAfterExited: tc.asks, polled: make(chan struct{}, 2*len(recheckAfter))}
+			// Run stopping short of asks would leave Wait waiting: the
+			// deadline then fails the test.
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			code, err := Run(ctx, f, RunOptions{Spec: ContainerSpec{Image: "x"}})
 			if err != nil || code != 7 {
-				t.Fatalf("Run = %d, %v; want Wait's 7", code, err)
+				t.Fatalf("Run = %d, %v; want Wait's 7 after %d questions to Exited", code, err, tc.asks)
 			}
 			if n := f.count("remove"); n != 1 {
 				t.Errorf("Remove called %d times after a Wait, want 1 (calls %v)", n, f.calls)
 			}
-			if want := len(recheckAfter); tc.exitedErr == nil && f.count("exited") != want {
-				t.Errorf("Exited called %d times, want %d", f.count("exited"), want)
+			if n := f.count("exited"); n != tc.asks {
+				t.Errorf("Exited called %d times, want %d", n, tc.asks)
 			}
 		})
 	}

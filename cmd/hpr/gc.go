@@ -8,7 +8,9 @@ import (
 	"syscall"
 
 	"github.com/hostpersist/hpr/conformance"
+	"github.com/hostpersist/hpr/project"
 	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/cache"
 	"github.com/hostpersist/hpr/runtime/detect"
 	"github.com/spf13/cobra"
 )
@@ -17,14 +19,15 @@ func newGCCmd(s *streams) *cobra.Command {
 	var engines []string
 	cmd := &cobra.Command{
 		Use:   "gc [--engine E]...",
-		Short: "Remove containers hpr left behind, and old conformance probe images",
+		Short: "Remove containers hpr left behind, old conformance probe images, and memos of gone projects",
 		Long: `Remove the containers hpr started (label io.hpr.project) whose hpr process
 is gone — killed with SIGKILL, or on a machine that rebooted — on every
 engine that answers (or the --engine ones). Containers of an hpr run that is
 still going are left alone.
 
 Also remove the probe images (hpr-probe:<digest>) that hpr conformance of
-other hpr builds imported; this build's own probe stays.`,
+other hpr builds imported (this build's own probe stays), and what hpr
+remembers of the builds of projects whose directory is gone.`,
 		Example: `  hpr gc
   hpr gc --engine podman`,
 		Args: cobra.NoArgs,
@@ -54,6 +57,9 @@ other hpr builds imported; this build's own probe stays.`,
 				}
 				fmt.Fprintf(s.out, "%s: removed %d container(s), %d old probe image(s)\n", e.About.Mode, n, probes)
 				e.Close()
+			}
+			if n := project.PruneBuildMemos(cache.Open()); n > 0 {
+				fmt.Fprintf(s.out, "forgot the builds of %d project(s) that are gone\n", n)
 			}
 			if len(found) == 0 {
 				return fmt.Errorf("no engine answered: nothing to clean")
