@@ -156,76 +156,118 @@ func (j judger) check(id string) (bool, string) {
 	if serr, ran := r.Steps[id]; ran && serr != "" {
 		return false, j.stepFailed(r, serr)
 	}
-	app := func(p string) string { return path.Join(appDir, p) }
+	if ok, detail, known := j.fileCheck(id); known {
+		return ok, detail
+	}
+	return j.userCheck(id, r)
+}
+
+// app is p in the test directory's project mount.
+func app(p string) string { return path.Join(appDir, p) }
+
+// fileCheck judges the checks of what the probe did to files, from what
+// the host sees; known is false for other checks.
+func (j judger) fileCheck(id string) (ok bool, detail string, known bool) {
 	switch id {
 	case CheckCreate:
 		if ok, d := j.content(app(fCreated), createdText); !ok {
-			return false, d
+			return false, d, true
 		}
-		return j.owned(app(fCreated))
+		ok, detail = j.owned(app(fCreated))
 	case CheckNested:
-		return j.owned(app("a"), app("a/b"), app("a/b/c"), app(fNested))
+		ok, detail = j.owned(app("a"), app("a/b"), app("a/b/c"), app(fNested))
 	case CheckAppend:
 		if ok, d := j.content(app(fAppend), appendHost+appendProbe); !ok {
-			return false, d
+			return false, d, true
 		}
-		return j.owned(app(fAppend))
+		ok, detail = j.owned(app(fAppend))
+	case CheckDelete:
+		ok, detail = j.gone("deleted", app(fDelete), app(dDelete))
+		if ok {
+			detail = "deleted " + fDelete + " and " + dDelete + "/"
+		}
+	case CheckRename:
+		if ok, detail = j.gone("renamed", app(fRenameHost), app(fRenameProbe)); ok {
+			ok, detail = j.owned(app(fRenamedHost), app(fRenamedProbe))
+		}
+	case CheckSymlink:
+		ok, detail = j.symlink()
+	case CheckHardlink:
+		ok, detail = j.hardlink()
+	case CheckChmod:
+		ok, detail = j.chmod()
+	case CheckUtimes:
+		ok, detail = j.utimes()
+	case CheckChild:
+		ok, detail = j.owned(app(fChild))
+	case CheckWorldWritable:
+		ok, detail = j.owned(app(fWorld))
+	case CheckUnicodeMount:
+		ok, detail = j.owned(path.Join(extraDir, fExtra), path.Join(extraDir, "dïr ü"), path.Join(extraDir, fExtraNested))
+	default:
+		return false, "", false
+	}
+	return ok, detail, true
+}
+
+// gone checks that the probe removed paths (by deleting or renaming them).
+func (j judger) gone(how string, paths ...string) (bool, string) {
+	for _, p := range paths {
+		if _, there := j.files[p]; there {
+			return false, p + " is still there after the probe " + how + " it"
+		}
+	}
+	return true, ""
+}
+
+func (j judger) symlink() (bool, string) {
+	fi, ok := j.files[app(fSymlink)]
+	if !ok {
+		return false, app(fSymlink) + " is missing"
+	}
+	if fi.Mode&fs.ModeSymlink == 0 || fi.Link != symlinkValue {
+		return false, fmt.Sprintf("%s is %v -> %q, want a symlink to %q", app(fSymlink), fi.Mode, fi.Link, symlinkValue)
+	}
+	return j.owned(app(fSymlink))
+}
+
+func (j judger) hardlink() (bool, string) {
+	fi, ok := j.files[app(fHardlink)]
+	target := j.files[app(fLinkTarget)]
+	switch {
+	case !ok:
+		return false, app(fHardlink) + " is missing"
+	case fi.Ino != target.Ino || fi.Nlink < 2:
+		return false, fmt.Sprintf("%s is inode %d with %d links, %s is inode %d: not a hard link", fHardlink, fi.Ino, fi.Nlink, fLinkTarget, target.Ino)
+	}
+	return true, fmt.Sprintf("%s and %s are inode %d, %d links", fHardlink, fLinkTarget, fi.Ino, fi.Nlink)
+}
+
+func (j judger) chmod() (bool, string) {
+	fi := j.files[app(fChmod)]
+	if fi.Mode.Perm() != 0o755 {
+		return false, fmt.Sprintf("%s has mode %04o on the host, want 0755", fChmod, fi.Mode.Perm())
+	}
+	return true, fmt.Sprintf("%s has mode 0755 on the host", fChmod)
+}
+
+func (j judger) utimes() (bool, string) {
+	fi := j.files[app(fTimes)]
+	const layout = "2006-01-02T15:04:05Z"
+	if !fi.ModTime.Equal(fixedTime) {
+		return false, fmt.Sprintf("%s has mtime %s on the host, want %s", fTimes, fi.ModTime.UTC().Format(layout), fixedTime.Format(layout))
+	}
+	return true, fmt.Sprintf("%s has mtime %s on the host", fTimes, fixedTime.Format(layout))
+}
+
+// userCheck judges the checks of who the probe was, from its report.
+func (j judger) userCheck(id string, r *probeReport) (bool, string) {
+	switch id {
 	case CheckReadPrivate:
 		if r.Private != privateText {
 			return false, fmt.Sprintf("read %q from %s, want %q", r.Private, fPrivate, privateText)
 		}
 		return true, fmt.Sprintf("read %s (mode 0600) as uid %d", fPrivate, r.UID)
-	case CheckDelete:
-		for _, p := range []string{app(fDelete), app(dDelete)} {
-			if _, there := j.files[p]; there {
-				return false, p + " is still there after the probe deleted it"
-			}
-		}
-		return true, "deleted " + fDelete + " and " + dDelete + "/"
-	case CheckRename:
-		for _, p := range []string{app(fRenameHost), app(fRenameProbe)} {
-			if _, there := j.files[p]; there {
-				return false, p + " is still there after the probe renamed it"
-			}
-		}
-		return j.owned(app(fRenamedHost), app(fRenamedProbe))
-	case CheckSymlink:
-		fi, ok := j.files[app(fSymlink)]
-		if !ok {
-			return false, app(fSymlink) + " is missing"
-		}
-		if fi.Mode&fs.ModeSymlink == 0 || fi.Link != symlinkValue {
-			return false, fmt.Sprintf("%s is %v -> %q, want a symlink to %q", app(fSymlink), fi.Mode, fi.Link, symlinkValue)
-		}
-		return j.owned(app(fSymlink))
-	case CheckHardlink:
-		fi, ok := j.files[app(fHardlink)]
-		target := j.files[app(fLinkTarget)]
-		switch {
-		case !ok:
-			return false, app(fHardlink) + " is missing"
-		case fi.Ino != target.Ino || fi.Nlink < 2:
-			return false, fmt.Sprintf("%s is inode %d with %d links, %s is inode %d: not a hard link", fHardlink, fi.Ino, fi.Nlink, fLinkTarget, target.Ino)
-		}
-		return true, fmt.Sprintf("%s and %s are inode %d, %d links", fHardlink, fLinkTarget, fi.Ino, fi.Nlink)
-	case CheckChmod:
-		fi := j.files[app(fChmod)]
-		if fi.Mode.Perm() != 0o755 {
-			return false, fmt.Sprintf("%s has mode %04o on the host, want 0755", fChmod, fi.Mode.Perm())
-		}
-		return true, fmt.Sprintf("%s has mode 0755 on the host", fChmod)
-	case CheckUtimes:
-		fi := j.files[app(fTimes)]
-		if !fi.ModTime.Equal(fixedTime) {
-			return false, fmt.Sprintf("%s has mtime %s on the host, want %s", fTimes, fi.ModTime.UTC().Format("2006-01-02T15:04:05Z"), fixedTime.Format("2006-01-02T15:04:05Z"))
-		}
-		return true, fmt.Sprintf("%s has mtime %s on the host", fTimes, fixedTime.Format("2006-01-02T15:04:05Z"))
-	case CheckChild:
-		return j.owned(app(fChild))
-	case CheckWorldWritable:
-		return j.owned(app(fWorld))
-	case CheckUnicodeMount:
-		return j.owned(path.Join(extraDir, fExtra), path.Join(extraDir, "dïr ü"), path.Join(extraDir, fExtraNested))
 	case CheckUmask:
 		return j.umask(r)
 	case CheckIdentity:
@@ -236,19 +278,7 @@ func (j judger) check(id string) (bool, string) {
 		}
 		return true, fmt.Sprintf("HOME %s exists and is writable", r.Home)
 	case CheckGroups:
-		var bad []string
-		for _, g := range r.Groups {
-			switch {
-			case g == 0 && r.GID != 0:
-				bad = append(bad, "0 (root's group: access to root-group files)")
-			case g == overflowID && r.GID != overflowID:
-				bad = append(bad, fmt.Sprintf("%d (the overflow id: a host group the container cannot map)", overflowID))
-			}
-		}
-		if len(bad) > 0 {
-			return false, fmt.Sprintf("groups %v include %s", r.Groups, strings.Join(bad, ", "))
-		}
-		return true, fmt.Sprintf("gid %d, groups %v", r.GID, r.Groups)
+		return groups(r)
 	case CheckTmp:
 		return true, "created and removed a file in /tmp"
 	case CheckWorkdir:
@@ -257,17 +287,37 @@ func (j judger) check(id string) (bool, string) {
 		}
 		return true, "working directory " + r.Cwd
 	case CheckVolume:
-		if r.VolumeFileUID != r.UID {
-			return false, fmt.Sprintf("the file the probe wrote in the volume is owned by uid %d inside, not by the probe's uid %d", r.VolumeFileUID, r.UID)
-		}
-		d := fmt.Sprintf("wrote a file and a directory in the volume, whose root is %d:%d mode %s inside", r.VolumeUID, r.VolumeGID, r.VolumeMode)
-		if j.volumeNote != "" {
-			d += "; " + j.volumeNote
-		}
-		return true, d
+		return j.volume(r)
 	default:
 		return false, fmt.Sprintf("unknown check %q", id)
 	}
+}
+
+func groups(r *probeReport) (bool, string) {
+	var bad []string
+	for _, g := range r.Groups {
+		switch {
+		case g == 0 && r.GID != 0:
+			bad = append(bad, "0 (root's group: access to root-group files)")
+		case g == overflowID && r.GID != overflowID:
+			bad = append(bad, fmt.Sprintf("%d (the overflow id: a host group the container cannot map)", overflowID))
+		}
+	}
+	if len(bad) > 0 {
+		return false, fmt.Sprintf("groups %v include %s", r.Groups, strings.Join(bad, ", "))
+	}
+	return true, fmt.Sprintf("gid %d, groups %v", r.GID, r.Groups)
+}
+
+func (j judger) volume(r *probeReport) (bool, string) {
+	if r.VolumeFileUID != r.UID {
+		return false, fmt.Sprintf("the file the probe wrote in the volume is owned by uid %d inside, not by the probe's uid %d", r.VolumeFileUID, r.UID)
+	}
+	d := fmt.Sprintf("wrote a file and a directory in the volume, whose root is %d:%d mode %s inside", r.VolumeUID, r.VolumeGID, r.VolumeMode)
+	if j.volumeNote != "" {
+		d += "; " + j.volumeNote
+	}
+	return true, d
 }
 
 // overflowID is the kernel's overflow uid and gid: what an id that the

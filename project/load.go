@@ -579,6 +579,30 @@ func (l *loader) dockerfile(ctx, build, df string, set bool) string {
 
 func (l *loader) run(p *Project) {
 	r := &p.Run
+	l.commands(r)
+	r.Mount = DefaultMount
+	if m, ok := l.str("run", "mount"); ok {
+		if msg := checkMount(m); msg != "" {
+			l.fail([]string{"run", "mount"}, "[run] mount %q %s", m, msg)
+		}
+		r.Mount = m
+	}
+	l.ports(r)
+	l.env(r)
+	l.volumes(p)
+	r.User = idmap.OverrideAuto
+	if s, ok := l.str("run", "user"); ok {
+		switch u := idmap.Override(s); u {
+		case idmap.OverrideAuto, idmap.OverrideRoot, idmap.OverrideImage:
+			r.User = u
+		default:
+			l.fail([]string{"run", "user"}, "[run] user %q is not auto, root or image (write user = \"auto\", \"root\" or \"image\")", s)
+		}
+	}
+	l.capabilities(r)
+}
+
+func (l *loader) commands(r *Run) {
 	if cmd, ok := l.list("run", "command"); ok {
 		if len(cmd) == 0 {
 			l.fail([]string{"run", "command"}, "[run] command is empty (remove it to use the image's CMD, or list the program and its arguments)")
@@ -590,83 +614,71 @@ func (l *loader) run(p *Project) {
 		l.argv([]string{"run", "entrypoint"}, ep, "entrypoint = [\"/bin/sh\", \"-c\"], or [] to clear the image's")
 		r.Entrypoint = ep
 	}
+}
 
-	r.Mount = DefaultMount
-	if m, ok := l.str("run", "mount"); ok {
-		if msg := checkMount(m); msg != "" {
-			l.fail([]string{"run", "mount"}, "[run] mount %q %s", m, msg)
-		}
-		r.Mount = m
+func (l *loader) ports(r *Run) {
+	ports, _ := l.list("run", "ports")
+	type hostPort struct {
+		ip    string
+		port  uint16
+		proto string
 	}
-
-	if ports, ok := l.list("run", "ports"); ok {
-		type hostPort struct {
-			ip    string
-			port  uint16
-			proto string
+	seen := map[hostPort]bool{}
+	for i, s := range ports {
+		path := []string{"run", "ports", elemSeg(i)}
+		port, msg := parsePort(s)
+		if msg != "" {
+			l.fail(path, "[run] ports: %q %s", s, msg)
+			continue
 		}
-		seen := map[hostPort]bool{}
-		for i, s := range ports {
-			path := []string{"run", "ports", elemSeg(i)}
-			port, msg := parsePort(s)
-			if msg != "" {
-				l.fail(path, "[run] ports: %q %s", s, msg)
-				continue
-			}
-			k := hostPort{port.HostIP, port.HostPort, port.Protocol}
-			if seen[k] {
-				l.fail(path, "[run] ports: host port %d/%s is published twice (remove one)", port.HostPort, port.Protocol)
-				continue
-			}
-			seen[k] = true
-			r.Ports = append(r.Ports, port)
+		k := hostPort{port.HostIP, port.HostPort, port.Protocol}
+		if seen[k] {
+			l.fail(path, "[run] ports: host port %d/%s is published twice (remove one)", port.HostPort, port.Protocol)
+			continue
 		}
+		seen[k] = true
+		r.Ports = append(r.Ports, port)
 	}
+}
 
-	if env, ok := l.strMap("run", "env"); ok {
-		for _, k := range slices.Sorted(maps.Keys(env)) {
-			path := []string{"run", "env", k}
-			switch {
-			case k == "" || strings.ContainsAny(k, "=\x00"):
-				l.fail(path, "[run] env key %q is not a valid variable name (use letters, digits and '_')", k)
-			case strings.ContainsRune(env[k], 0):
-				l.fail(path, "%s contains a NUL byte (remove it)", display(path, false))
-			}
-			r.Env = append(r.Env, k+"="+env[k])
+func (l *loader) env(r *Run) {
+	env, _ := l.strMap("run", "env")
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		path := []string{"run", "env", k}
+		switch {
+		case k == "" || strings.ContainsAny(k, "=\x00"):
+			l.fail(path, "[run] env key %q is not a valid variable name (use letters, digits and '_')", k)
+		case strings.ContainsRune(env[k], 0):
+			l.fail(path, "%s contains a NUL byte (remove it)", display(path, false))
 		}
+		r.Env = append(r.Env, k+"="+env[k])
 	}
+}
 
-	if vols, ok := l.list("run", "volumes"); ok {
-		targets := map[string]bool{}
-		for i, s := range vols {
-			path := []string{"run", "volumes", elemSeg(i)}
-			name, target, msg := parseVolume(s)
-			switch {
-			case msg != "":
-				l.fail(path, "[run] volumes: %q %s", s, msg)
-				continue
-			case target == r.Mount:
-				l.fail(path, "[run] volumes: %q would hide the project mounted at %s (mount the volume elsewhere)", s, r.Mount)
-				continue
-			case targets[target]:
-				l.fail(path, "[run] volumes: two volumes mount at %s (keep one)", target)
-				continue
-			}
-			targets[target] = true
-			r.Volumes = append(r.Volumes, volumeMount(p, name, target))
+func (l *loader) volumes(p *Project) {
+	r := &p.Run
+	vols, _ := l.list("run", "volumes")
+	targets := map[string]bool{}
+	for i, s := range vols {
+		path := []string{"run", "volumes", elemSeg(i)}
+		name, target, msg := parseVolume(s)
+		switch {
+		case msg != "":
+			l.fail(path, "[run] volumes: %q %s", s, msg)
+			continue
+		case target == r.Mount:
+			l.fail(path, "[run] volumes: %q would hide the project mounted at %s (mount the volume elsewhere)", s, r.Mount)
+			continue
+		case targets[target]:
+			l.fail(path, "[run] volumes: two volumes mount at %s (keep one)", target)
+			continue
 		}
+		targets[target] = true
+		r.Volumes = append(r.Volumes, volumeMount(p, name, target))
 	}
+}
 
-	r.User = idmap.OverrideAuto
-	if s, ok := l.str("run", "user"); ok {
-		switch u := idmap.Override(s); u {
-		case idmap.OverrideAuto, idmap.OverrideRoot, idmap.OverrideImage:
-			r.User = u
-		default:
-			l.fail([]string{"run", "user"}, "[run] user %q is not auto, root or image (write user = \"auto\", \"root\" or \"image\")", s)
-		}
-	}
-
+func (l *loader) capabilities(r *Run) {
 	r.CapDrop = l.caps("cap_drop")
 	r.CapAdd = l.caps("cap_add")
 	drop := map[string]bool{}

@@ -76,6 +76,11 @@ func runRun(ctx context.Context, s *streams, o runOptions, args []string) error 
 		return err
 	}
 	defer sess.Close()
+	return runInSession(ctx, s, sess, o, args)
+}
+
+// runInSession is hpr run once the project and engine are known.
+func runInSession(ctx context.Context, s *streams, sess *session, o runOptions, args []string) error {
 	// What an earlier hpr run of this project left (its hpr was killed) is
 	// removed while this run is prepared or, when it publishes no ports,
 	// while it runs; a failure here must not stop today's run.

@@ -33,81 +33,107 @@ func BaseImages(dockerfile []byte, buildArgs map[string]string) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	var (
-		images []string
-		seen   = map[string]bool{}
-		stages = map[string]bool{}
-		meta   = map[string]string{}
-		froms  int
-	)
-	add := func(ref string) {
-		if !seen[ref] {
-			seen[ref] = true
-			images = append(images, ref)
-		}
-	}
+	b := bases{args: buildArgs, seen: map[string]bool{}, stages: map[string]bool{}, meta: map[string]string{}}
 	for _, in := range insts {
 		switch in.cmd {
 		case "ARG":
-			if froms > 0 {
-				continue // stage args do not reach FROM lines
-			}
-			for _, a := range strings.Fields(in.args) {
-				name, def, hasDef := strings.Cut(a, "=")
-				switch v, ok := buildArgs[name]; {
-				case ok:
-					meta[name] = v
-				case hasDef:
-					d, err := expand(unquote(def), meta)
-					if err != nil {
-						return nil, fmt.Errorf("line %d: %w", in.line, err)
-					}
-					meta[name] = d
-				default:
-					meta[name] = ""
-				}
-			}
+			err = b.arg(in)
 		case "FROM":
-			froms++
-			_, words := splitFlags(in.args)
-			if len(words) != 1 && (len(words) != 3 || !strings.EqualFold(words[1], "AS")) {
-				return nil, fmt.Errorf("line %d: FROM %s: want FROM [--platform=P] image [AS name]", in.line, in.args)
-			}
-			ref, err := expand(words[0], meta)
-			if err != nil {
-				return nil, fmt.Errorf("line %d: %w", in.line, err)
-			}
-			if ref == "" {
-				return nil, fmt.Errorf("line %d: FROM %s names no image; is a build arg missing?", in.line, in.args)
-			}
-			if !strings.EqualFold(ref, "scratch") && !stages[strings.ToLower(ref)] {
-				add(ref)
-			}
-			if len(words) == 3 {
-				stages[strings.ToLower(words[2])] = true
-			}
+			err = b.from(in)
 		case "COPY":
-			flags, _ := splitFlags(in.args)
-			from, ok := flags["from"]
-			if !ok {
-				continue
-			}
-			ref, err := expand(from, meta)
-			if err != nil {
-				return nil, fmt.Errorf("line %d: %w", in.line, err)
-			}
-			if _, err := strconv.Atoi(ref); err == nil || stages[strings.ToLower(ref)] {
-				continue // a stage, by index or name
-			}
-			if ref != "" && !strings.EqualFold(ref, "scratch") {
-				add(ref)
-			}
+			err = b.copyFrom(in)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", in.line, err)
 		}
 	}
-	if froms == 0 {
+	if b.froms == 0 {
 		return nil, fmt.Errorf("no FROM instruction")
 	}
-	return images, nil
+	return b.images, nil
+}
+
+// bases is BaseImages' walk through a Dockerfile.
+type bases struct {
+	args   map[string]string // the build's args
+	images []string          // the base images found, in order
+	seen   map[string]bool
+	stages map[string]bool   // stage names, lower case
+	meta   map[string]string // the global args' values, for FROM lines
+	froms  int
+}
+
+func (b *bases) add(ref string) {
+	if !b.seen[ref] {
+		b.seen[ref] = true
+		b.images = append(b.images, ref)
+	}
+}
+
+// arg takes an ARG before the first FROM (a stage's args do not reach FROM
+// lines).
+func (b *bases) arg(in instruction) error {
+	if b.froms > 0 {
+		return nil
+	}
+	for _, a := range strings.Fields(in.args) {
+		name, def, hasDef := strings.Cut(a, "=")
+		switch v, ok := b.args[name]; {
+		case ok:
+			b.meta[name] = v
+		case hasDef:
+			d, err := expand(unquote(def), b.meta)
+			if err != nil {
+				return err
+			}
+			b.meta[name] = d
+		default:
+			b.meta[name] = ""
+		}
+	}
+	return nil
+}
+
+func (b *bases) from(in instruction) error {
+	b.froms++
+	_, words := splitFlags(in.args)
+	if len(words) != 1 && (len(words) != 3 || !strings.EqualFold(words[1], "AS")) {
+		return fmt.Errorf("FROM %s: want FROM [--platform=P] image [AS name]", in.args)
+	}
+	ref, err := expand(words[0], b.meta)
+	if err != nil {
+		return err
+	}
+	if ref == "" {
+		return fmt.Errorf("FROM %s names no image; is a build arg missing?", in.args)
+	}
+	if !strings.EqualFold(ref, "scratch") && !b.stages[strings.ToLower(ref)] {
+		b.add(ref)
+	}
+	if len(words) == 3 {
+		b.stages[strings.ToLower(words[2])] = true
+	}
+	return nil
+}
+
+// copyFrom takes the image a COPY --from names, unless it is a stage.
+func (b *bases) copyFrom(in instruction) error {
+	flags, _ := splitFlags(in.args)
+	from, ok := flags["from"]
+	if !ok {
+		return nil
+	}
+	ref, err := expand(from, b.meta)
+	if err != nil {
+		return err
+	}
+	if _, err := strconv.Atoi(ref); err == nil || b.stages[strings.ToLower(ref)] {
+		return nil // a stage, by index or name
+	}
+	if ref != "" && !strings.EqualFold(ref, "scratch") {
+		b.add(ref)
+	}
+	return nil
 }
 
 // instructions splits a Dockerfile into logical lines: parser directives
