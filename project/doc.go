@@ -1,9 +1,18 @@
-// Package project finds and loads a project's hpr.toml.
+// Package project is the project model and the one resolver of what runs.
 //
-// Find walks up from a directory to the nearest hpr.toml; Load parses it
-// against schema v1, applies defaults and resolves paths relative to the
-// file; AdHoc stands in when there is no file (`hpr run --image`); Template
-// is what `hpr init` writes.
+// A Project is what a project's configuration says: its root, name, image
+// (a reference, or a build) and how its container runs. Open decides which
+// project a directory belongs to, for every command alike: Find walks up to
+// the nearest hpr.toml, Load parses it against schema v1, applies defaults
+// and resolves paths relative to the file, and AdHoc stands in when there
+// is no file (`hpr run --image`). Template is what `hpr init` writes. The
+// model is the contract: hpr.toml is one way to fill it.
+//
+// Resolver answers, for one engine, everything a project's container is:
+// the image (built when its inputs changed, found by its tag, or
+// remembered), the user mapping plan and identity, the volumes, and the
+// complete runtime.ContainerSpec. hpr run, conformance and doctor --fix
+// all get their containers from it.
 //
 // Schema v1 (DESIGN.md "hpr.toml (v1)") plus three [run] keys added for the
 // runner:

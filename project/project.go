@@ -18,8 +18,8 @@ const FileName = "hpr.toml"
 // otherwise.
 const DefaultMount = "/app"
 
-// Project is a loaded hpr.toml, with defaults applied and paths made
-// absolute.
+// Project is a project's configuration with defaults applied and paths
+// made absolute: from an hpr.toml (Load), or ad hoc (AdHoc).
 type Project struct {
 	// Path is the absolute path of hpr.toml; empty for an AdHoc project.
 	Path string
