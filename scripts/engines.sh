@@ -25,6 +25,15 @@
 # HPR_ENGINES (default: all five modes, space separated) to start a subset.
 set -euo pipefail
 
+# The daemons started here live on after this script: they must not inherit
+# its open files. A caller holding a lock (flock LOCKFILE engines.sh up)
+# would otherwise pass the lock to the daemon, which holds it for as long as
+# it runs.
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
+
 TEST_USER=${HPR_TEST_USER:-hprtest}
 TEST_UID=${HPR_TEST_UID:-2000}
 ENGINES=${HPR_ENGINES:-"docker-rootful docker-userns-remap docker-rootless podman-rootless podman-rootful"}
