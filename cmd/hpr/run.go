@@ -99,6 +99,7 @@ func runInSession(ctx context.Context, s *streams, sess *session, o runOptions, 
 		sweepDone()
 		return err
 	}
+	sess.resolver.BuildOutput = s.err
 	stdin, tty := terminal(s)
 	openStdin := tty || stdinHasData(s.in)
 	// Without stdin to pass on, the image may be planned from what hpr
