@@ -1,0 +1,245 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hostpersist/hpr/conformance"
+	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/internal/testenv"
+	"github.com/hostpersist/hpr/project"
+	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/detect"
+)
+
+// recorder is an engine that records every spec it is asked to create, and
+// creates it.
+type recorder struct {
+	runtime.Engine
+	mu    sync.Mutex
+	specs []runtime.ContainerSpec
+}
+
+func (r *recorder) Create(ctx context.Context, spec runtime.ContainerSpec) (string, error) {
+	r.mu.Lock()
+	r.specs = append(r.specs, spec)
+	r.mu.Unlock()
+	return r.Engine.Create(ctx, spec)
+}
+
+func (r *recorder) take() []runtime.ContainerSpec {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.specs
+	r.specs = nil
+	return s
+}
+
+// openRecorded opens the harness engine te behind a recorder.
+func openRecorded(t *testing.T, te testenv.Engine) (*detect.Engine, *recorder) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e, err := detect.Open(ctx, te.Endpoint, "")
+	if err != nil {
+		t.Fatalf("opening %s: %v", te.Endpoint, err)
+	}
+	t.Cleanup(func() { e.Close() })
+	rec := &recorder{Engine: e.Engine}
+	return &detect.Engine{Engine: rec, About: e.About, Source: e.Source}, rec
+}
+
+// specProject writes a project that uses what a spec can carry: an image
+// ref, env, a named volume, capabilities.
+func specProject(t *testing.T, name string) *project.Project {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	toml := fmt.Sprintf("name = %q\n[image]\nref = \"debian:bookworm-slim\"\n[run]\nenv = { SPEC_TEST = \"1\" }\nvolumes = [\"data:/data\"]\ncap_add = [\"NET_RAW\"]\n", name)
+	if err := os.WriteFile(filepath.Join(dir, "hpr.toml"), []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := project.Open(dir, project.OpenOptions{Require: project.RequireImage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// mappingOf is a spec without what conformance replaces in hpr run's spec
+// by design (conformance.probeSpec): the command, the project mount's
+// source, the working directory, the name, published ports, the labels
+// naming the project and the run, and the probe's own extra volume.
+// Everything else — image ID, plan, identity, env, capabilities, security
+// options, tmpfs, the project's volumes — must be the same.
+func mappingOf(s runtime.ContainerSpec) runtime.ContainerSpec {
+	m := s
+	m.Name, m.Entrypoint, m.Cmd, m.WorkingDir, m.Ports = "", nil, nil, "", nil
+	m.TTY, m.OpenStdin = false, false
+	m.Mounts = []runtime.Mount{{Target: s.Mounts[0].Target}}
+	m.Labels = map[string]string{runtime.LabelUser: s.Labels[runtime.LabelUser], runtime.LabelVersion: s.Labels[runtime.LabelVersion]}
+	m.Volumes = nil
+	for _, v := range s.Volumes {
+		if !strings.HasPrefix(v.Name, "hpr-conformance-") {
+			m.Volumes = append(m.Volumes, v)
+		}
+	}
+	return m
+}
+
+// TestConformanceChecksTheRunSpec: on every engine, the container hpr
+// conformance probes a project in is the container hpr run creates for it
+// (recorded at the engine, both for real), but for the fields conformance
+// replaces by design; and both runs succeed.
+func TestConformanceChecksTheRunSpec(t *testing.T) {
+	testenv.NonRoot(t)
+	host, err := idmap.CurrentHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
+		e, rec := openRecorded(t, te)
+		p := specProject(t, "spec-"+string(te.Mode))
+		t.Cleanup(func() { _ = e.RemoveVolume(context.Background(), p.VolumeName("data")) })
+		sess := &session{proj: p, cwd: p.Root, engine: e, resolver: newResolver(e, host)}
+		var out, errb testenv.Buffer
+		err := runInSession(context.Background(), &streams{out: &out, err: &errb}, sess, runOptions{}, []string{"true"})
+		if err != nil {
+			t.Fatalf("hpr run: %v (stderr %q)", err, errb.String())
+		}
+		runs := rec.take()
+		if len(runs) != 1 {
+			t.Fatalf("hpr run created %d containers, want 1", len(runs))
+		}
+		run := runs[0]
+
+		target := conformanceTarget{opts: conformance.Options{Project: p, Binary: testenv.Bin(t), Dir: t.TempDir(), Labels: processLabels()}, host: host}
+		rep := target.run(context.Background(), e)
+		if rep.Error != "" || !rep.Pass {
+			t.Errorf("conformance: pass %v, error %q", rep.Pass, rep.Error)
+			for _, c := range rep.Checks {
+				if !c.Pass {
+					t.Errorf("%s: %s", c.ID, c.Detail)
+				}
+			}
+		}
+		var probe *runtime.ContainerSpec
+		for _, s := range rec.take() {
+			if s.ImageID == run.ImageID && len(s.Cmd) > 0 && s.Cmd[0] == "probe" && !strings.Contains(strings.Join(s.Cmd, " "), "--clean") {
+				probe = &s
+				break
+			}
+		}
+		if probe == nil {
+			t.Fatalf("conformance created no probe container of image %s", run.ImageID)
+		}
+		if diff := cmp.Diff(mappingOf(run), mappingOf(*probe)); diff != "" {
+			t.Errorf("conformance probed another container than hpr run creates (-run +probe):\n%s", diff)
+		}
+		if len(run.CapDrop) == 0 || run.ImageID == "" || run.Identity == (runtime.Identity{}) && run.Plan.PasswdLine != "" {
+			t.Errorf("hpr run's spec lacks what the comparison is about: %+v", run)
+		}
+	})
+}
+
+// engineCLI runs the engine's own CLI against endpoint as the test user.
+func engineCLI(t *testing.T, kind idmap.Kind, endpoint string, args ...string) string {
+	t.Helper()
+	var cmd *exec.Cmd
+	switch kind {
+	case idmap.KindDocker:
+		cmd = exec.Command("docker", append([]string{"-H", endpoint}, args...)...)
+	case idmap.KindPodman:
+		cmd = exec.Command("podman", append([]string{"--url", endpoint}, args...)...)
+	default:
+		t.Fatalf("no CLI for engine kind %q", kind)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestRunReclaimsVolumeRoot: on every engine, a project volume whose root
+// was handed to another owner with the engine's own CLI (root, or on
+// rootless Docker, whose root is you, another uid) is writable by the
+// mapped user on the next hpr run, and what the container writes there is
+// yours as seen from the host. The volume is one the CLI creates over a
+// host directory (local driver, bind), so that the host can stat it.
+func TestRunReclaimsVolumeRoot(t *testing.T) {
+	testenv.NonRoot(t)
+	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
+		e, _ := openRecorded(t, te)
+		kind := e.About.Facts.Kind
+		p := specProject(t, "reclaim-"+string(te.Mode))
+		vol := p.VolumeName("data")
+		hostDir := filepath.Join(t.TempDir(), "data")
+		if err := os.Mkdir(hostDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		engineCLI(t, kind, te.Endpoint, "volume", "create", "--driver", "local",
+			"--opt", "type=none", "--opt", "o=bind", "--opt", "device="+hostDir, vol)
+		t.Cleanup(func() { _ = e.RemoveVolume(context.Background(), vol) })
+		owner, userns := "0:0", []string{}
+		switch te.Mode {
+		case idmap.DockerRootless, idmap.PodmanRootless:
+			owner = "1234:1234" // container root is you there
+		case idmap.DockerUsernsRemap:
+			userns = []string{"--userns=host"} // the remapped root cannot chown your directory
+		}
+		args := append(append([]string{"run", "--rm"}, userns...), "-v", vol+":/data", "debian:bookworm-slim", "chown", owner, "/data")
+		engineCLI(t, kind, te.Endpoint, args...)
+		if uid, _ := ownerOfPath(t, hostDir); uid == os.Getuid() {
+			t.Fatalf("the volume root is still yours after chown %s: the test proves nothing", owner)
+		}
+		code, _, errOut := hprIn(t, p.Root, "run", "--engine", te.Endpoint, "--", "sh", "-c", "echo hello > /data/made-by-run")
+		if code != 0 {
+			t.Fatalf("hpr run writing into the volume: exit %d: %s", code, errOut)
+		}
+		if uid, gid := ownerOfPath(t, filepath.Join(hostDir, "made-by-run")); uid != os.Getuid() || gid != os.Getgid() {
+			t.Errorf("the file the container wrote into the volume is %d:%d on the host, want %d:%d", uid, gid, os.Getuid(), os.Getgid())
+		}
+	})
+}
+
+// hprIn runs the binary under test in dir.
+func hprIn(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(testenv.Bin(t), args...)
+	cmd.Dir = dir
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), out.String(), errb.String()
+	}
+	if err != nil {
+		t.Fatalf("running hpr %q: %v", args, err)
+	}
+	return 0, out.String(), errb.String()
+}
+
+func ownerOfPath(t *testing.T, path string) (int, int) {
+	t.Helper()
+	fi, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	return int(st.Uid), int(st.Gid)
+}
