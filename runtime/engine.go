@@ -35,7 +35,7 @@ const (
 	LabelHost = "io.hpr.host"
 )
 
-// Info is what an engine says about itself.
+// Info is what an engine says about itself. Backends make it with NewInfo.
 type Info struct {
 	// Endpoint is the URI the engine was reached at (unix:///run/...).
 	Endpoint string
@@ -46,10 +46,8 @@ type Info struct {
 	// versions, id maps).
 	Facts idmap.Engine
 	// Mode is Facts' mode.
-	Mode          idmap.Mode
-	OS            string
-	Arch          string
-	StorageDriver string
+	Mode idmap.Mode
+	Platform
 }
 
 // Image is what hpr needs to know about a local image.

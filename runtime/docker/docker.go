@@ -154,19 +154,7 @@ func (e *Engine) Info(ctx context.Context) (runtime.Info, error) {
 		APIVersion: v.APIVersion,
 	}
 	facts.Rootless, facts.UsernsRemap = securityOptions(in.SecurityOptions)
-	mode, err := facts.Mode()
-	if err != nil {
-		return runtime.Info{}, fmt.Errorf("classifying docker at %s: %w", e.endpoint, err)
-	}
-	return runtime.Info{
-		Endpoint:      e.endpoint,
-		Local:         e.socket != "",
-		Facts:         facts,
-		Mode:          mode,
-		OS:            in.OSType,
-		Arch:          in.Architecture,
-		StorageDriver: in.Driver,
-	}, nil
+	return runtime.NewInfo(e.endpoint, facts, runtime.Platform{OS: in.OSType, Arch: in.Architecture, StorageDriver: in.Driver})
 }
 
 // securityOptions reports whether a daemon's SecurityOptions entries

@@ -220,19 +220,7 @@ func (e *Engine) Info(ctx context.Context) (runtime.Info, error) {
 		UIDMap:     idRanges(in.Host.IDMappings.UIDMap),
 		GIDMap:     idRanges(in.Host.IDMappings.GIDMap),
 	}
-	mode, err := facts.Mode()
-	if err != nil {
-		return runtime.Info{}, fmt.Errorf("classifying %s: %w", e.endpoint, err)
-	}
-	return runtime.Info{
-		Endpoint:      e.endpoint,
-		Local:         e.socket != "",
-		Facts:         facts,
-		Mode:          mode,
-		OS:            in.Host.OS,
-		Arch:          in.Host.Arch,
-		StorageDriver: in.Store.GraphDriverName,
-	}, nil
+	return runtime.NewInfo(e.endpoint, facts, runtime.Platform{OS: in.Host.OS, Arch: in.Host.Arch, StorageDriver: in.Store.GraphDriverName})
 }
 
 func idRanges(m []idtools.IDMap) []idmap.IDRange {
