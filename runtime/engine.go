@@ -219,9 +219,13 @@ type Engine interface {
 	// ImagesNamed lists the local images tagged repo:<any tag>, one Image
 	// (ID and Ref) per tag.
 	ImagesNamed(ctx context.Context, repo string) ([]Image, error)
-	// ReadImageFile returns the content of a regular file inside an image
-	// (used for /etc/passwd and /etc/group); ErrNotFound when absent.
-	ReadImageFile(ctx context.Context, ref, path string) ([]byte, error)
+	// ReadImageFiles returns the content of regular files inside an image,
+	// keyed by the paths as given, read through one container that is
+	// created for the call and never started. A path the image does not
+	// have is absent from the map; any other failure (a path that is not a
+	// regular file, an image that is not there: ErrNotFound) is an error
+	// naming the path and the image.
+	ReadImageFiles(ctx context.Context, ref string, paths ...string) (map[string][]byte, error)
 	// Import creates an image from a root filesystem tarball.
 	Import(ctx context.Context, opts ImportOptions) error
 	// Build builds an image; see BuildOptions.

@@ -72,7 +72,6 @@ type Engine struct {
 	// socket is the unix socket path, or "" for other transports.
 	socket string
 	c      Client
-	files  fileCache
 }
 
 // Option configures New.

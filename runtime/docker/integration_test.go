@@ -350,17 +350,17 @@ func TestIntegrationImages(t *testing.T) {
 		if _, err := e.Image(ctx, "hpr-missing/nothing:here"); !errors.Is(err, runtime.ErrNotFound) {
 			t.Errorf("Image(missing) = %v, want ErrNotFound", err)
 		}
-		passwd, err := e.ReadImageFile(ctx, testImage, "/etc/passwd")
+		passwd, err := readFile(ctx, e, testImage, "/etc/passwd")
 		if err != nil || !bytes.HasPrefix(passwd, []byte("root:x:0:0:")) {
 			t.Errorf("ReadImageFile(/etc/passwd) = %.40q, %v", passwd, err)
 		}
-		if _, err := e.ReadImageFile(ctx, testImage, "/nonexistent"); !errors.Is(err, runtime.ErrNotFound) {
+		if _, err := readFile(ctx, e, testImage, "/nonexistent"); !errors.Is(err, runtime.ErrNotFound) {
 			t.Errorf("ReadImageFile(/nonexistent) = %v, want ErrNotFound", err)
 		}
-		if _, err := e.ReadImageFile(ctx, testImage, "/etc"); err == nil {
+		if _, err := readFile(ctx, e, testImage, "/etc"); err == nil {
 			t.Error("ReadImageFile(/etc) succeeded, want an error")
 		}
-		if _, err := e.ReadImageFile(ctx, "hpr-missing/nothing:here", "/etc/passwd"); !errors.Is(err, runtime.ErrNotFound) {
+		if _, err := readFile(ctx, e, "hpr-missing/nothing:here", "/etc/passwd"); !errors.Is(err, runtime.ErrNotFound) {
 			t.Errorf("ReadImageFile(missing image) = %v, want ErrNotFound", err)
 		}
 
@@ -378,7 +378,7 @@ func TestIntegrationImages(t *testing.T) {
 		if err != nil || img.User != "1000" || len(img.Cmd) != 1 || img.Cmd[0] != "/hpr" {
 			t.Errorf("Image(imported) = %+v, %v", img, err)
 		}
-		if b, err := e.ReadImageFile(ctx, ref, "/etc/passwd"); err != nil || string(b) != "x:x:\n" {
+		if b, err := readFile(ctx, e, ref, "/etc/passwd"); err != nil || string(b) != "x:x:\n" {
 			t.Errorf("ReadImageFile(imported) = %q, %v", b, err)
 		}
 		if err := e.RemoveImage(ctx, ref); err != nil {
@@ -545,4 +545,18 @@ func BenchmarkRun(b *testing.B) {
 			b.ReportMetric(float64(ds[len(ds)/2].Microseconds())/1000, "median-ms")
 		})
 	}
+}
+
+// readFile reads one file of an image through ReadImageFiles; ErrNotFound
+// when the image lacks it.
+func readFile(ctx context.Context, e runtime.Engine, ref, path string) ([]byte, error) {
+	files, err := e.ReadImageFiles(ctx, ref, path)
+	if err != nil {
+		return nil, err
+	}
+	b, ok := files[path]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", path, runtime.ErrNotFound)
+	}
+	return b, nil
 }

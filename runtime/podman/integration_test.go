@@ -383,9 +383,9 @@ func TestIntegrationNotFound(t *testing.T) {
 		}
 		_, err := e.Image(ctx, "hpr-no-such-image:1")
 		check("Image", err)
-		_, err = e.ReadImageFile(ctx, "hpr-no-such-image:1", "/etc/passwd")
+		_, err = readFile(ctx, e, "hpr-no-such-image:1", "/etc/passwd")
 		check("ReadImageFile of a missing image", err)
-		_, err = e.ReadImageFile(ctx, testImage, "/etc/no-such-file")
+		_, err = readFile(ctx, e, testImage, "/etc/no-such-file")
 		check("ReadImageFile of a missing file", err)
 		check("RemoveImage", e.RemoveImage(ctx, "hpr-no-such-image:1"))
 		check("Start", e.Start(ctx, "hpr-no-such-container"))
@@ -526,7 +526,7 @@ func TestIntegrationImportBuild(t *testing.T) {
 		if img.User != "1000" || !cmp.Equal(img.Cmd, []string{"/bin/true"}) || !cmp.Equal(img.Env, []string{"PATH=/usr/bin:/bin"}) {
 			t.Errorf("imported image %+v", img)
 		}
-		if b, err := e.ReadImageFile(ctx, ref, "/etc/passwd"); err != nil || string(b) != body {
+		if b, err := readFile(ctx, e, ref, "/etc/passwd"); err != nil || string(b) != body {
 			t.Errorf("ReadImageFile = %q, %v", b, err)
 		}
 
@@ -557,10 +557,10 @@ func TestIntegrationImportBuild(t *testing.T) {
 		if !strings.Contains(out.String(), "built as 4242") {
 			t.Errorf("build output lacks the RUN's: %s", out.String())
 		}
-		if b, err := e.ReadImageFile(ctx, tag, "/ctx/kept.txt"); err != nil || string(b) != "yes" {
+		if b, err := readFile(ctx, e, tag, "/ctx/kept.txt"); err != nil || string(b) != "yes" {
 			t.Errorf("kept.txt = %q, %v", b, err)
 		}
-		if _, err := e.ReadImageFile(ctx, tag, "/ctx/secret.txt"); !errors.Is(err, runtime.ErrNotFound) {
+		if _, err := readFile(ctx, e, tag, "/ctx/secret.txt"); !errors.Is(err, runtime.ErrNotFound) {
 			t.Errorf(".dockerignore'd secret.txt: %v, want ErrNotFound", err)
 		}
 		if img, err := e.Image(ctx, tag); err != nil || img.Labels["io.hpr.test"] != "1" || img.Labels["a"] != "b" {
@@ -629,4 +629,18 @@ func TestIntegrationContract(t *testing.T) {
 				Open: func(ctx context.Context, endpoint string) (runtime.Engine, error) { return New(ctx, endpoint) }})
 		})
 	}
+}
+
+// readFile reads one file of an image through ReadImageFiles; ErrNotFound
+// when the image lacks it.
+func readFile(ctx context.Context, e runtime.Engine, ref, path string) ([]byte, error) {
+	files, err := e.ReadImageFiles(ctx, ref, path)
+	if err != nil {
+		return nil, err
+	}
+	b, ok := files[path]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", path, runtime.ErrNotFound)
+	}
+	return b, nil
 }

@@ -44,8 +44,6 @@ type Engine struct {
 	conn context.Context
 	// closeConn cancels conn.
 	closeConn context.CancelCauseFunc
-	// etc remembers images' identity files; see etcCache.
-	etc etcCache
 	// attachFailed holds the OCI runtime's complaint about a container's
 	// command when Attach met it (id → error); Start reports it.
 	attachFailed sync.Map
