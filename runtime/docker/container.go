@@ -285,9 +285,8 @@ func (e *Engine) Wait(ctx context.Context, id string) (int, error) {
 // Exited never knows an exit status before Wait does: the daemon reports a
 // container "exited" only once it has handled the exit (released the
 // network, unmounted), which is when Wait returns, and an inspect while it
-// does blocks on the container as long (55–90 ms measured on Docker 20.10).
-// So it answers "not known", without asking, and hpr removes Docker
-// containers itself.
+// does blocks on the container as long. So it answers "not known", without
+// asking, and hpr removes Docker containers itself.
 func (e *Engine) Exited(context.Context, string) (runtime.ExitState, error) {
 	return runtime.ExitState{}, nil
 }

@@ -414,7 +414,7 @@ func (e *Engine) Exited(ctx context.Context, id string) (runtime.ExitState, erro
 // exitFromEvents finds the exit code of a container in the service's
 // "died" event (Podman 4.3's wait cannot answer for a removed container).
 // It reads the service's whole event log (Podman 4.3 filters after reading,
-// with or without a since): 25–40 ms here, so only a fallback.
+// with or without a since), so it is only a fallback.
 func (e *Engine) exitFromEvents(ctx context.Context, id string) (int, error) {
 	c, cancel := e.call(ctx)
 	defer cancel()
