@@ -140,9 +140,6 @@ type session struct {
 	// group, HOME) PlanFor made for them.
 	plan, userPlan         idmap.Plan
 	identity, userIdentity runtime.Identity
-	// volumeInit is whether the volume was just made, so that its root is
-	// handed to the container user, as hpr run does.
-	volumeInit bool
 	// remapErr is why the remap ranges could not be read.
 	remapErr error
 	// volumeErr is why the volume could not be made.
@@ -251,11 +248,9 @@ func (s *session) prepare(ctx context.Context) error {
 	})
 	wg.Go(func() {
 		// A volume that cannot be made fails the volume check, not the run.
-		created, err := s.e.EnsureVolume(ctx, runtime.VolumeSpec{Name: s.volume, Labels: s.labels})
-		if err != nil {
+		if _, err := s.e.EnsureVolume(ctx, runtime.VolumeSpec{Name: s.volume, Labels: s.labels}); err != nil {
 			s.volumeErr = fmt.Sprintf("creating volume %s: %v", s.volume, err)
 		}
-		s.volumeInit = created
 	})
 	wg.Wait()
 	if err := errors.Join(mainErr, otherErr); err != nil {
@@ -290,7 +285,7 @@ func (s *session) run(ctx context.Context) ([]Check, error) {
 	extra := runtime.Mount{Source: filepath.Join(root, extraDir), Target: extraTarget}
 	var vols []runtime.VolumeMount
 	if s.volumeErr == "" {
-		vols = []runtime.VolumeMount{{Name: s.volume, Target: volumeTarget, Init: s.volumeInit}}
+		vols = []runtime.VolumeMount{{Name: s.volume, Target: volumeTarget}}
 	}
 	args := func(withExtra bool) []string {
 		a := []string{"probe", "--app", s.mount}

@@ -98,14 +98,11 @@ type Mount struct {
 	ReadOnly bool
 }
 
-// VolumeMount mounts a named volume.
+// VolumeMount mounts a named volume. Create hands the volume's root to the
+// plan's user on every run (see Engine.Create).
 type VolumeMount struct {
 	Name   string
 	Target string
-	// Init asks the backend to make the volume's root owned by the plan's
-	// user before the container starts (a volume EnsureVolume just created
-	// is root's).
-	Init bool
 }
 
 // Port publishes a container port on the host.
@@ -234,8 +231,12 @@ type Engine interface {
 	RemoveImage(ctx context.Context, ref string) error
 
 	// Create creates (does not start) a container from spec: its Mounts and
-	// Tmpfs as given, Plan.User and Plan.Userns, and, for volumes marked
-	// Init, the volume root made writable by the plan's user.
+	// Tmpfs as given, Plan.User and Plan.Userns, and the root of every named
+	// volume handed to the plan's user (Plan.UID:GID, mode 0755; mode 1777 on
+	// docker-userns-remap, where owners cannot be mapped), whoever made the
+	// volume and whoever owns its root now. A plan whose user is root (0:0)
+	// needs no hand-over. A container whose volumes cannot be handed over is
+	// removed.
 	Create(ctx context.Context, spec ContainerSpec) (id string, err error)
 	// Attach connects streams to a created container. It returns once the
 	// attachment is established; done is closed when the output streams end.

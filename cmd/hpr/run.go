@@ -210,13 +210,10 @@ func (sess *session) containerSpec(ctx context.Context, s *streams, policy proje
 	}
 	labels := sess.labels()
 	volumes := append([]runtime.VolumeMount(nil), p.Run.Volumes...)
-	for i, v := range volumes {
-		created, err := e.EnsureVolume(ctx, runtime.VolumeSpec{Name: v.Name, Labels: map[string]string{runtime.LabelProject: p.RealRoot, runtime.LabelVersion: version}})
-		if err != nil {
+	for _, v := range volumes {
+		if _, err := e.EnsureVolume(ctx, runtime.VolumeSpec{Name: v.Name, Labels: map[string]string{runtime.LabelProject: p.RealRoot, runtime.LabelVersion: version}}); err != nil {
 			return fail(fmt.Errorf("creating volume %s: %w", v.Name, err))
 		}
-		// A new volume is root's: its root is handed to the mapped user once.
-		volumes[i].Init = created
 	}
 	labels[labelUser] = planned.Plan.User
 	return runtime.ContainerSpec{

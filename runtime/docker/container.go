@@ -2,7 +2,6 @@ package docker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/mount"
-	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/docker/go-connections/nat"
 
@@ -21,8 +19,9 @@ import (
 	"github.com/hostpersist/hpr/runtime"
 )
 
-// Create creates a container and hands the roots of new volumes to the
-// plan's user. A container whose volumes cannot be prepared is removed.
+// Create creates a container and hands the roots of its named volumes to
+// the plan's user (see handOverVolumes). A container whose volumes cannot be
+// handed over is removed.
 func (e *Engine) Create(ctx context.Context, spec runtime.ContainerSpec) (string, error) {
 	cfg, hc, err := containerConfig(spec)
 	if err != nil {
@@ -32,7 +31,7 @@ func (e *Engine) Create(ctx context.Context, spec runtime.ContainerSpec) (string
 	if err != nil {
 		return "", fmt.Errorf("creating container: %w", e.translate(err))
 	}
-	if err := e.initVolumes(ctx, resp.ID, spec); err != nil {
+	if err := e.handOverVolumes(ctx, resp.ID, spec); err != nil {
 		e.removeQuietly(ctx, resp.ID)
 		return "", fmt.Errorf("creating container: %w", err)
 	}
@@ -350,29 +349,6 @@ func (e *Engine) List(ctx context.Context, labels map[string]string) ([]runtime.
 		out = append(out, runtime.Container{ID: c.ID, Name: name, Image: c.Image, State: string(c.State), Labels: c.Labels})
 	}
 	return out, nil
-}
-
-// EnsureVolume creates a named volume unless it exists.
-func (e *Engine) EnsureVolume(ctx context.Context, spec runtime.VolumeSpec) (bool, error) {
-	_, err := e.c.VolumeInspect(ctx, spec.Name)
-	if err == nil {
-		return false, nil
-	}
-	if terr := e.translate(err); !errors.Is(terr, runtime.ErrNotFound) {
-		return false, fmt.Errorf("inspecting volume %s: %w", spec.Name, terr)
-	}
-	if _, err := e.c.VolumeCreate(ctx, volume.CreateOptions{Name: spec.Name, Labels: spec.Labels}); err != nil {
-		return false, fmt.Errorf("creating volume %s: %w", spec.Name, e.translate(err))
-	}
-	return true, nil
-}
-
-// RemoveVolume removes a named volume.
-func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
-	if err := e.c.VolumeRemove(ctx, name, true); err != nil {
-		return fmt.Errorf("removing volume %s: %w", name, e.translate(err))
-	}
-	return nil
 }
 
 func shortID(id string) string {

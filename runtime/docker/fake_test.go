@@ -134,18 +134,19 @@ var fakeSpec = runtime.ContainerSpec{
 	Tmpfs:  []runtime.Tmpfs{{Target: "/home/alice", UID: 2000, GID: 2000, Mode: 0o755}},
 }
 
-// TestCreateInitVolumes checks Create hands the roots of the volumes marked
-// Init to the plan's user with one copy of directory entries, and copies
-// nothing else: identity files and HOME are mounts.
-func TestCreateInitVolumes(t *testing.T) {
+// TestCreateHandsOverVolumes checks Create hands the root of every named
+// volume to the plan's user with one copy of directory entries, however the
+// volume came to be, and copies nothing else: identity files and HOME are
+// mounts.
+func TestCreateHandsOverVolumes(t *testing.T) {
 	remap := fakeSpec
 	remap.Plan.Mode, remap.Plan.Userns = idmap.DockerUsernsRemap, "host"
 	root := fakeSpec
 	root.Plan.User, root.Plan.UID, root.Plan.GID = "0:0", 0, 0
 	vols := []runtime.VolumeMount{
-		{Name: "bundle", Target: "/usr/local/bundle", Init: true},
+		{Name: "bundle", Target: "/usr/local/bundle"},
 		{Name: "old", Target: "/data"},
-		{Name: "cache", Target: "/var/cache/x/", Init: true},
+		{Name: "cache", Target: "/var/cache/x/"},
 	}
 	for _, tt := range []struct {
 		name    string
@@ -154,13 +155,14 @@ func TestCreateInitVolumes(t *testing.T) {
 		want    []entry // nil: no copy at all
 	}{
 		{name: "no volumes", spec: fakeSpec},
-		{name: "volumes without Init", spec: fakeSpec, volumes: []runtime.VolumeMount{{Name: "old", Target: "/data"}}},
-		{name: "volumes with Init", spec: fakeSpec, volumes: vols, want: []entry{
+		{name: "volumes", spec: fakeSpec, volumes: vols, want: []entry{
 			{"usr/local/bundle", tar.TypeDir, 0o755, 2000, 2000, ""},
+			{"data", tar.TypeDir, 0o755, 2000, 2000, ""},
 			{"var/cache/x", tar.TypeDir, 0o755, 2000, 2000, ""},
 		}},
 		{name: "userns-remap", spec: remap, volumes: vols, want: []entry{
 			{"usr/local/bundle", tar.TypeDir, 0o1777, 0, 0, ""},
+			{"data", tar.TypeDir, 0o1777, 0, 0, ""},
 			{"var/cache/x", tar.TypeDir, 0o1777, 0, 0, ""},
 		}},
 		{name: "root plan", spec: root, volumes: vols},
@@ -193,11 +195,11 @@ func TestCreateInitVolumes(t *testing.T) {
 	}
 }
 
-func TestCreateRemovesOnInitFailure(t *testing.T) {
+func TestCreateRemovesOnHandOverFailure(t *testing.T) {
 	e, f := newFake(t)
 	f.copyErr = errors.New("disk full")
 	spec := fakeSpec
-	spec.Volumes = []runtime.VolumeMount{{Name: "bundle", Target: "/usr/local/bundle", Init: true}}
+	spec.Volumes = []runtime.VolumeMount{{Name: "bundle", Target: "/usr/local/bundle"}}
 	if _, err := e.Create(context.Background(), spec); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("Create() = %v, want the copy's error", err)
 	}

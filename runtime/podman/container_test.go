@@ -31,7 +31,7 @@ func TestSpecGenerator(t *testing.T) {
 			{Source: "/home/me/blog", Target: "/app"},
 			{Source: "/usr/bin/hpr", Target: "/hpr", ReadOnly: true},
 		},
-		Volumes: []runtime.VolumeMount{{Name: "bundle", Target: "/usr/local/bundle"}, {Name: "new", Target: "/data", Init: true}},
+		Volumes: []runtime.VolumeMount{{Name: "bundle", Target: "/usr/local/bundle"}, {Name: "new", Target: "/data"}},
 		Tmpfs:   []runtime.Tmpfs{{Target: "/home/node", UID: 1000, GID: 1000, Mode: 0o755}},
 		Ports: []runtime.Port{
 			{HostPort: 5000, ContainerPort: 5000},
@@ -65,7 +65,7 @@ func TestSpecGenerator(t *testing.T) {
 		{Type: "bind", Source: "/usr/bin/hpr", Destination: "/hpr", Options: []string{"rbind", "ro"}},
 		{Type: "tmpfs", Source: "tmpfs", Destination: "/home/node", Options: []string{"rw", "exec", "nosuid", "nodev", "U", "mode=0755"}},
 	}
-	want.Volumes = []*specgen.NamedVolume{{Name: "bundle", Dest: "/usr/local/bundle"}, {Name: "new", Dest: "/data", Options: []string{"U"}}}
+	want.Volumes = []*specgen.NamedVolume{{Name: "bundle", Dest: "/usr/local/bundle"}, {Name: "new", Dest: "/data"}}
 	want.PortMappings = []nettypes.PortMapping{
 		{HostPort: 5000, ContainerPort: 5000, Protocol: "tcp"},
 		{HostIP: "127.0.0.1", HostPort: 53, ContainerPort: 5353, Protocol: "udp"},

@@ -595,7 +595,7 @@ func TestIntegrationVolume(t *testing.T) {
 			}
 			for _, init := range []bool{true, false} {
 				r := runSteps(t, e, runtime.ContainerSpec{Image: testImage, Plan: pl.Plan,
-					Volumes: []runtime.VolumeMount{{Name: name, Target: target, Init: init}},
+					Volumes: []runtime.VolumeMount{{Name: name, Target: target}},
 					Cmd:     []string{"sh", "-c", "touch " + target + "/x-$$ && ls " + target}})
 				if r.code != 0 || !strings.Contains(r.stdout.String(), "x-") {
 					t.Errorf("writing the volume at %s as %q (init %v): exit %d, %q %q", target, pl.Plan.User, init, r.code, r.stdout.String(), r.stderr.String())
