@@ -40,3 +40,24 @@ func NewInfo(endpoint string, facts idmap.Engine, p Platform) (Info, error) {
 		Platform: p,
 	}, nil
 }
+
+// CheckPlan returns an error wrapping ErrUnsupported unless plan was made
+// for an engine of kind; the zero plan (no mode) runs as the image says, on
+// any engine.
+func CheckPlan(plan idmap.Plan, kind idmap.Kind) error {
+	var planKind idmap.Kind
+	switch plan.Mode {
+	case "":
+		return nil
+	case idmap.DockerRootful, idmap.DockerUsernsRemap, idmap.DockerRootless:
+		planKind = idmap.KindDocker
+	case idmap.PodmanRootful, idmap.PodmanRootless:
+		planKind = idmap.KindPodman
+	default:
+		return fmt.Errorf("unknown engine mode %q in plan", plan.Mode)
+	}
+	if planKind != kind {
+		return fmt.Errorf("%w: a plan for %s cannot run on %s", ErrUnsupported, plan.Mode, kind)
+	}
+	return nil
+}

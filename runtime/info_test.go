@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -43,5 +44,28 @@ func TestNewInfo(t *testing.T) {
 				t.Errorf("NewInfo() (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestCheckPlan(t *testing.T) {
+	tests := []struct {
+		mode        idmap.Mode
+		kind        idmap.Kind
+		ok          bool
+		unsupported bool
+	}{
+		{"", idmap.KindDocker, true, false},
+		{"", idmap.KindPodman, true, false},
+		{idmap.DockerUsernsRemap, idmap.KindDocker, true, false},
+		{idmap.PodmanRootless, idmap.KindPodman, true, false},
+		{idmap.PodmanRootful, idmap.KindDocker, false, true},
+		{idmap.DockerRootless, idmap.KindPodman, false, true},
+		{"docker-weird", idmap.KindDocker, false, false},
+	}
+	for _, tt := range tests {
+		err := CheckPlan(idmap.Plan{Mode: tt.mode}, tt.kind)
+		if (err == nil) != tt.ok || errors.Is(err, ErrUnsupported) != tt.unsupported {
+			t.Errorf("CheckPlan(%q, %s) = %v; want ok %v, ErrUnsupported %v", tt.mode, tt.kind, err, tt.ok, tt.unsupported)
+		}
 	}
 }

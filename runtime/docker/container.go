@@ -41,12 +41,8 @@ func (e *Engine) Create(ctx context.Context, spec runtime.ContainerSpec) (string
 // containerConfig turns a spec into the API's create request.
 func containerConfig(spec runtime.ContainerSpec) (*container.Config, *container.HostConfig, error) {
 	p := spec.Plan
-	switch p.Mode {
-	case "", idmap.DockerRootful, idmap.DockerUsernsRemap, idmap.DockerRootless:
-	case idmap.PodmanRootful, idmap.PodmanRootless:
-		return nil, nil, fmt.Errorf("%w: a plan for %s cannot run on docker", runtime.ErrUnsupported, p.Mode)
-	default:
-		return nil, nil, fmt.Errorf("unknown engine mode %q in plan", p.Mode)
+	if err := runtime.CheckPlan(p, idmap.KindDocker); err != nil {
+		return nil, nil, err
 	}
 	var userns container.UsernsMode
 	switch p.Userns {

@@ -185,7 +185,7 @@ func (e *Engine) translate(err error) error {
 		return err
 	case errors.Is(err, syscall.EACCES) || connFailed && strings.Contains(err.Error(), "permission denied"):
 		return fmt.Errorf("%w: %s: %s", runtime.ErrPermission, e.permissionHint(), err)
-	case cerrdefs.IsNotFound(err):
+	case cerrdefs.IsNotFound(err), isHijackNotFound(err):
 		return fmt.Errorf("%w: %v", runtime.ErrNotFound, err)
 	case cerrdefs.IsConflict(err):
 		return fmt.Errorf("%w: %v", runtime.ErrConflict, err)
@@ -196,6 +196,14 @@ func (e *Engine) translate(err error) error {
 	default:
 		return err
 	}
+}
+
+// isHijackNotFound reports the client's error for an attach to a container
+// the daemon does not have: the client drops the answer's body and keeps
+// only its status, in text.
+func isHijackNotFound(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "unable to upgrade to") && strings.HasSuffix(msg, "received 404")
 }
 
 // isConnectionError reports errors that mean the daemon is not there or went

@@ -33,10 +33,11 @@ func (e *Engine) EnsureVolume(ctx context.Context, spec runtime.VolumeSpec) (boo
 	return true, nil
 }
 
-// RemoveVolume removes a named volume, even if a stopped container still
-// refers to it.
+// RemoveVolume removes a named volume; ErrNotFound when absent, ErrConflict
+// when a container still refers to it. Not forced: the daemon's force
+// answers a missing volume with success.
 func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
-	if err := e.c.VolumeRemove(ctx, name, true); err != nil {
+	if err := e.c.VolumeRemove(ctx, name, false); err != nil {
 		return fmt.Errorf("removing volume %s: %w", name, e.translate(err))
 	}
 	return nil

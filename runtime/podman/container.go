@@ -20,6 +20,7 @@ import (
 	spec "github.com/opencontainers/runtime-spec/specs-go"
 	nettypes "go.podman.io/common/libnetwork/types"
 
+	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/runtime"
 )
 
@@ -71,6 +72,9 @@ func (e *Engine) Create(ctx context.Context, cs runtime.ContainerSpec) (string, 
 
 // specGenerator translates a ContainerSpec into libpod's. It is pure.
 func specGenerator(cs runtime.ContainerSpec) (*specgen.SpecGenerator, error) {
+	if err := runtime.CheckPlan(cs.Plan, idmap.KindPodman); err != nil {
+		return nil, err
+	}
 	s := specgen.NewSpecGenerator(cs.Image, false)
 	if cs.ImageID != "" {
 		s.Image, s.RawImageName = cs.ImageID, cs.Image

@@ -85,6 +85,11 @@ func TestSpecGenerator(t *testing.T) {
 		t.Errorf("Init = %v, want unset: there is no catatonit on every host", *got.Init)
 	}
 
+	docker := cs
+	docker.Plan.Mode = idmap.DockerRootful
+	if _, err := specGenerator(docker); !errors.Is(err, runtime.ErrUnsupported) {
+		t.Errorf("a plan for docker: %v, want ErrUnsupported", err)
+	}
 	cs.Tmpfs[0].UID = 0
 	if _, err := specGenerator(cs); !errors.Is(err, runtime.ErrUnsupported) {
 		t.Errorf("tmpfs not the user's: %v, want ErrUnsupported", err)

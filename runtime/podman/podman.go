@@ -322,7 +322,8 @@ func classifyText(s string) error {
 		strings.Contains(l, "no container with name or id"),
 		strings.Contains(l, "image not known"), strings.Contains(l, "volume not known"):
 		return runtime.ErrNotFound
-	case strings.HasPrefix(l, "409 "):
+	case strings.HasPrefix(l, "409 "),
+		strings.Contains(l, "name is already in use"), strings.Contains(l, "is already in use by"):
 		return runtime.ErrConflict
 	}
 	return nil
