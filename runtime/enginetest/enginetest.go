@@ -87,6 +87,7 @@ func Run(t *testing.T, env Env) {
 		{"ImportAndReadFiles", checkImportAndReadFiles},
 		{"Build", checkBuild},
 		{"Volumes", checkVolumes},
+		{"VolumeRootHandedOver", checkVolumeRootHandedOver},
 		{"UnreachableEndpoint", checkUnreachable},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.check(t, f) })
@@ -131,6 +132,17 @@ func (f *fixture) spec(t *testing.T, cmd ...string) runtime.ContainerSpec {
 		Plan:       f.planned.Plan,
 		Identity:   f.planned.Identity,
 	}
+}
+
+// rootSpec is spec run as container root in the plan's user namespace: on
+// rootful engines (docker-userns-remap: "host") that is the host's root,
+// which sees the host's ids.
+func (f *fixture) rootSpec(t *testing.T, cmd ...string) runtime.ContainerSpec {
+	s := f.spec(t, cmd...)
+	p := f.planned.Plan
+	s.Plan = idmap.Plan{Mode: p.Mode, Override: idmap.OverrideRoot, User: "0:0", Userns: p.Userns}
+	s.Identity = runtime.Identity{}
+	return s
 }
 
 type result struct {
