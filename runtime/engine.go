@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -111,6 +112,19 @@ type Port struct {
 	HostPort      uint16
 	ContainerPort uint16
 	Protocol      string // "tcp" (default) or "udp"
+}
+
+// Proto returns the port's protocol, "tcp" when none is given. Any other
+// than tcp and udp is an error wrapping ErrUnsupported.
+func (p Port) Proto() (string, error) {
+	switch p.Protocol {
+	case "":
+		return "tcp", nil
+	case "tcp", "udp":
+		return p.Protocol, nil
+	default:
+		return "", fmt.Errorf("%w: port %d: protocol %q (want tcp or udp)", ErrUnsupported, p.ContainerPort, p.Protocol)
+	}
 }
 
 // ContainerSpec is everything needed to create a container.

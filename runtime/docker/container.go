@@ -94,31 +94,36 @@ func containerConfig(spec runtime.ContainerSpec) (*container.Config, *container.
 	for _, v := range spec.Volumes {
 		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeVolume, Source: v.Name, Target: v.Target})
 	}
-	for _, pt := range spec.Ports {
-		proto := pt.Protocol
-		switch proto {
-		case "":
-			proto = "tcp"
-		case "tcp", "udp", "sctp":
-		default:
-			return nil, nil, fmt.Errorf("port %d: unknown protocol %q (want tcp or udp)", pt.ContainerPort, pt.Protocol)
+	var err error
+	if cfg.ExposedPorts, hc.PortBindings, err = portBindings(spec.Ports); err != nil {
+		return nil, nil, err
+	}
+	return cfg, hc, nil
+}
+
+// portBindings returns the ports a container exposes and publishes.
+func portBindings(ports []runtime.Port) (nat.PortSet, nat.PortMap, error) {
+	if len(ports) == 0 {
+		return nil, nil, nil
+	}
+	exposed, bindings := nat.PortSet{}, nat.PortMap{}
+	for _, pt := range ports {
+		proto, err := pt.Proto()
+		if err != nil {
+			return nil, nil, err
 		}
 		port, err := nat.NewPort(proto, strconv.Itoa(int(pt.ContainerPort)))
 		if err != nil {
 			return nil, nil, fmt.Errorf("port %d: %w", pt.ContainerPort, err)
 		}
-		if cfg.ExposedPorts == nil {
-			cfg.ExposedPorts = nat.PortSet{}
-			hc.PortBindings = nat.PortMap{}
-		}
-		cfg.ExposedPorts[port] = struct{}{}
+		exposed[port] = struct{}{}
 		hostPort := ""
 		if pt.HostPort != 0 {
 			hostPort = strconv.Itoa(int(pt.HostPort))
 		}
-		hc.PortBindings[port] = append(hc.PortBindings[port], nat.PortBinding{HostIP: pt.HostIP, HostPort: hostPort})
+		bindings[port] = append(bindings[port], nat.PortBinding{HostIP: pt.HostIP, HostPort: hostPort})
 	}
-	return cfg, hc, nil
+	return exposed, bindings, nil
 }
 
 // unixMode returns the permission bits of m as chmod takes them, with the

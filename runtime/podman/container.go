@@ -99,35 +99,16 @@ func specGenerator(cs runtime.ContainerSpec) (*specgen.SpecGenerator, error) {
 		return nil, err
 	}
 	s.UserNS = userns
-	for _, m := range cs.Mounts {
-		opts := []string{"rbind"}
-		if m.ReadOnly {
-			opts = append(opts, "ro")
-		}
-		s.Mounts = append(s.Mounts, spec.Mount{Type: "bind", Source: m.Source, Destination: m.Target, Options: opts})
-	}
-	for _, t := range cs.Tmpfs {
-		// Podman 4 rejects uid= and gid=; U makes the tmpfs the container
-		// user's, which must then be the owner asked for.
-		if t.UID != cs.Plan.UID || t.GID != cs.Plan.GID {
-			return nil, fmt.Errorf("tmpfs %s owned by %d:%d, not the container's user %d:%d: %w", t.Target, t.UID, t.GID, cs.Plan.UID, cs.Plan.GID, runtime.ErrUnsupported)
-		}
-		s.Mounts = append(s.Mounts, spec.Mount{Type: "tmpfs", Source: "tmpfs", Destination: t.Target, Options: []string{
-			// exec: a HOME must be able to hold tools (~/.local/bin).
-			"rw", "exec", "nosuid", "nodev", "U", fmt.Sprintf("mode=%#o", t.Mode.Perm()),
-		}})
+	if s.Mounts, err = mounts(cs); err != nil {
+		return nil, err
 	}
 	for _, v := range cs.Volumes {
 		s.Volumes = append(s.Volumes, &specgen.NamedVolume{Name: v.Name, Dest: v.Target})
 	}
 	for _, p := range cs.Ports {
-		proto := p.Protocol
-		switch proto {
-		case "":
-			proto = "tcp"
-		case "tcp", "udp":
-		default:
-			return nil, fmt.Errorf("publishing port %d: protocol %q: %w (want tcp or udp)", p.ContainerPort, p.Protocol, runtime.ErrUnsupported)
+		proto, err := p.Proto()
+		if err != nil {
+			return nil, fmt.Errorf("publishing: %w", err)
 		}
 		s.PortMappings = append(s.PortMappings, nettypes.PortMapping{
 			HostIP: p.HostIP, HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: proto,
@@ -144,6 +125,30 @@ func specGenerator(cs runtime.ContainerSpec) (*specgen.SpecGenerator, error) {
 	s.CapDrop = slices.Clone(cs.CapDrop)
 	// No Init: catatonit is not installed everywhere Podman is.
 	return s, nil
+}
+
+// mounts translates the spec's bind and tmpfs mounts.
+func mounts(cs runtime.ContainerSpec) ([]spec.Mount, error) {
+	var out []spec.Mount
+	for _, m := range cs.Mounts {
+		opts := []string{"rbind"}
+		if m.ReadOnly {
+			opts = append(opts, "ro")
+		}
+		out = append(out, spec.Mount{Type: "bind", Source: m.Source, Destination: m.Target, Options: opts})
+	}
+	for _, t := range cs.Tmpfs {
+		// Podman 4 rejects uid= and gid=; U makes the tmpfs the container
+		// user's, which must then be the owner asked for.
+		if t.UID != cs.Plan.UID || t.GID != cs.Plan.GID {
+			return nil, fmt.Errorf("tmpfs %s owned by %d:%d, not the container's user %d:%d: %w", t.Target, t.UID, t.GID, cs.Plan.UID, cs.Plan.GID, runtime.ErrUnsupported)
+		}
+		out = append(out, spec.Mount{Type: "tmpfs", Source: "tmpfs", Destination: t.Target, Options: []string{
+			// exec: a HOME must be able to hold tools (~/.local/bin).
+			"rw", "exec", "nosuid", "nodev", "U", fmt.Sprintf("mode=%#o", t.Mode.Perm()),
+		}})
+	}
+	return out, nil
 }
 
 func hasKey(m map[string]string, k string) bool {
