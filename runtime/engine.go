@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -43,7 +44,7 @@ const (
 	LabelUser = "io.hpr.user"
 )
 
-// Info is what an engine says about itself.
+// Info is what an engine says about itself. Backends make it with NewInfo.
 type Info struct {
 	// Endpoint is the URI the engine was reached at (unix:///run/...).
 	Endpoint string
@@ -54,10 +55,8 @@ type Info struct {
 	// versions, id maps).
 	Facts idmap.Engine
 	// Mode is Facts' mode.
-	Mode          idmap.Mode
-	OS            string
-	Arch          string
-	StorageDriver string
+	Mode idmap.Mode
+	Platform
 }
 
 // Image is what hpr needs to know about a local image.
@@ -108,14 +107,11 @@ type Mount struct {
 	ReadOnly bool
 }
 
-// VolumeMount mounts a named volume.
+// VolumeMount mounts a named volume. Create hands the volume's root to the
+// plan's user on every run (see Engine.Create).
 type VolumeMount struct {
 	Name   string
 	Target string
-	// Init asks the backend to make the volume's root owned by the plan's
-	// user before the container starts (a volume EnsureVolume just created
-	// is root's).
-	Init bool
 }
 
 // Port publishes a container port on the host.
@@ -124,6 +120,19 @@ type Port struct {
 	HostPort      uint16
 	ContainerPort uint16
 	Protocol      string // "tcp" (default) or "udp"
+}
+
+// Proto returns the port's protocol, "tcp" when none is given. Any other
+// than tcp and udp is an error wrapping ErrUnsupported.
+func (p Port) Proto() (string, error) {
+	switch p.Protocol {
+	case "":
+		return "tcp", nil
+	case "tcp", "udp":
+		return p.Protocol, nil
+	default:
+		return "", fmt.Errorf("%w: port %d: protocol %q (want tcp or udp)", ErrUnsupported, p.ContainerPort, p.Protocol)
+	}
 }
 
 // ContainerSpec is everything needed to create a container.
@@ -229,9 +238,13 @@ type Engine interface {
 	// ImagesNamed lists the local images tagged repo:<any tag>, one Image
 	// (ID and Ref) per tag.
 	ImagesNamed(ctx context.Context, repo string) ([]Image, error)
-	// ReadImageFile returns the content of a regular file inside an image
-	// (used for /etc/passwd and /etc/group); ErrNotFound when absent.
-	ReadImageFile(ctx context.Context, ref, path string) ([]byte, error)
+	// ReadImageFiles returns the content of regular files inside an image,
+	// keyed by the paths as given, read through one container that is
+	// created for the call and never started. A path the image does not
+	// have is absent from the map; any other failure (a path that is not a
+	// regular file, an image that is not there: ErrNotFound) is an error
+	// naming the path and the image.
+	ReadImageFiles(ctx context.Context, ref string, paths ...string) (map[string][]byte, error)
 	// Import creates an image from a root filesystem tarball.
 	Import(ctx context.Context, opts ImportOptions) error
 	// Build builds an image; see BuildOptions.
@@ -240,8 +253,12 @@ type Engine interface {
 	RemoveImage(ctx context.Context, ref string) error
 
 	// Create creates (does not start) a container from spec: its Mounts and
-	// Tmpfs as given, Plan.User and Plan.Userns, and, for volumes marked
-	// Init, the volume root made writable by the plan's user.
+	// Tmpfs as given, Plan.User and Plan.Userns, and the root of every named
+	// volume handed to the plan's user (Plan.UID:GID, mode 0755; mode 1777 on
+	// docker-userns-remap, where owners cannot be mapped), whoever made the
+	// volume and whoever owns its root now. A plan whose user is root (0:0)
+	// needs no hand-over. A container whose volumes cannot be handed over is
+	// removed.
 	Create(ctx context.Context, spec ContainerSpec) (id string, err error)
 	// Attach connects streams to a created container. It returns once the
 	// attachment is established; done is closed when the output streams end.

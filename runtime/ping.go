@@ -71,8 +71,8 @@ func transport(uri string) (*http.Transport, string, error) {
 }
 
 // DialError explains why an endpoint could not be reached, wrapping
-// ErrPermission or ErrUnreachable. Backends use it too, so every command says
-// the same thing about the same failure.
+// ErrPermission or ErrUnreachable: what Ping says about an endpoint that
+// does not answer.
 func DialError(uri string, err error) error {
 	switch {
 	case errors.Is(err, syscall.EACCES), errors.Is(err, os.ErrPermission):

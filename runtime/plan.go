@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/hostpersist/hpr/idmap"
@@ -69,22 +68,13 @@ func imageIdentity(ctx context.Context, e Engine, c cache.Dir, img Image) (passw
 			}
 		}
 	}
-	read := func(path string) ([]byte, error) {
-		b, err := e.ReadImageFile(ctx, img.ID, path)
-		if errors.Is(err, ErrNotFound) {
-			return nil, nil // an image without the file: nobody is named there
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading %s from image %s: %w", path, img.Ref, err)
-		}
-		return b, nil
+	// An image without one of the files names nobody there: absent from
+	// the map, nil here.
+	files, err := e.ReadImageFiles(ctx, img.ID, "/etc/passwd", "/etc/group")
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the users of image %s: %w", img.Ref, err)
 	}
-	if passwd, err = read("/etc/passwd"); err != nil {
-		return nil, nil, err
-	}
-	if group, err = read("/etc/group"); err != nil {
-		return nil, nil, err
-	}
+	passwd, group = files["/etc/passwd"], files["/etc/group"]
 	if img.ID != "" {
 		if data, err := json.Marshal(identityFiles{passwd, group}); err == nil {
 			c.Write(cache.Images, img.ID, data)

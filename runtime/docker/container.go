@@ -2,7 +2,6 @@ package docker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/mount"
-	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/docker/go-connections/nat"
 
@@ -21,8 +19,9 @@ import (
 	"github.com/hostpersist/hpr/runtime"
 )
 
-// Create creates a container and hands the roots of new volumes to the
-// plan's user. A container whose volumes cannot be prepared is removed.
+// Create creates a container and hands the roots of its named volumes to
+// the plan's user (see handOverVolumes). A container whose volumes cannot be
+// handed over is removed.
 func (e *Engine) Create(ctx context.Context, spec runtime.ContainerSpec) (string, error) {
 	cfg, hc, err := containerConfig(spec)
 	if err != nil {
@@ -32,7 +31,7 @@ func (e *Engine) Create(ctx context.Context, spec runtime.ContainerSpec) (string
 	if err != nil {
 		return "", fmt.Errorf("creating container: %w", e.translate(err))
 	}
-	if err := e.initVolumes(ctx, resp.ID, spec); err != nil {
+	if err := e.handOverVolumes(ctx, resp.ID, spec); err != nil {
 		e.removeQuietly(ctx, resp.ID)
 		return "", fmt.Errorf("creating container: %w", err)
 	}
@@ -42,12 +41,8 @@ func (e *Engine) Create(ctx context.Context, spec runtime.ContainerSpec) (string
 // containerConfig turns a spec into the API's create request.
 func containerConfig(spec runtime.ContainerSpec) (*container.Config, *container.HostConfig, error) {
 	p := spec.Plan
-	switch p.Mode {
-	case "", idmap.DockerRootful, idmap.DockerUsernsRemap, idmap.DockerRootless:
-	case idmap.PodmanRootful, idmap.PodmanRootless:
-		return nil, nil, fmt.Errorf("%w: a plan for %s cannot run on docker", runtime.ErrUnsupported, p.Mode)
-	default:
-		return nil, nil, fmt.Errorf("unknown engine mode %q in plan", p.Mode)
+	if err := runtime.CheckPlan(p, idmap.KindDocker); err != nil {
+		return nil, nil, err
 	}
 	var userns container.UsernsMode
 	switch p.Userns {
@@ -99,31 +94,36 @@ func containerConfig(spec runtime.ContainerSpec) (*container.Config, *container.
 	for _, v := range spec.Volumes {
 		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeVolume, Source: v.Name, Target: v.Target})
 	}
-	for _, pt := range spec.Ports {
-		proto := pt.Protocol
-		switch proto {
-		case "":
-			proto = "tcp"
-		case "tcp", "udp", "sctp":
-		default:
-			return nil, nil, fmt.Errorf("port %d: unknown protocol %q (want tcp or udp)", pt.ContainerPort, pt.Protocol)
+	var err error
+	if cfg.ExposedPorts, hc.PortBindings, err = portBindings(spec.Ports); err != nil {
+		return nil, nil, err
+	}
+	return cfg, hc, nil
+}
+
+// portBindings returns the ports a container exposes and publishes.
+func portBindings(ports []runtime.Port) (nat.PortSet, nat.PortMap, error) {
+	if len(ports) == 0 {
+		return nil, nil, nil
+	}
+	exposed, bindings := nat.PortSet{}, nat.PortMap{}
+	for _, pt := range ports {
+		proto, err := pt.Proto()
+		if err != nil {
+			return nil, nil, err
 		}
 		port, err := nat.NewPort(proto, strconv.Itoa(int(pt.ContainerPort)))
 		if err != nil {
 			return nil, nil, fmt.Errorf("port %d: %w", pt.ContainerPort, err)
 		}
-		if cfg.ExposedPorts == nil {
-			cfg.ExposedPorts = nat.PortSet{}
-			hc.PortBindings = nat.PortMap{}
-		}
-		cfg.ExposedPorts[port] = struct{}{}
+		exposed[port] = struct{}{}
 		hostPort := ""
 		if pt.HostPort != 0 {
 			hostPort = strconv.Itoa(int(pt.HostPort))
 		}
-		hc.PortBindings[port] = append(hc.PortBindings[port], nat.PortBinding{HostIP: pt.HostIP, HostPort: hostPort})
+		bindings[port] = append(bindings[port], nat.PortBinding{HostIP: pt.HostIP, HostPort: hostPort})
 	}
-	return cfg, hc, nil
+	return exposed, bindings, nil
 }
 
 // unixMode returns the permission bits of m as chmod takes them, with the
@@ -285,9 +285,8 @@ func (e *Engine) Wait(ctx context.Context, id string) (int, error) {
 // Exited never knows an exit status before Wait does: the daemon reports a
 // container "exited" only once it has handled the exit (released the
 // network, unmounted), which is when Wait returns, and an inspect while it
-// does blocks on the container as long (55–90 ms measured on Docker 20.10).
-// So it answers "not known", without asking, and hpr removes Docker
-// containers itself.
+// does blocks on the container as long. So it answers "not known", without
+// asking, and hpr removes Docker containers itself.
 func (e *Engine) Exited(context.Context, string) (runtime.ExitState, error) {
 	return runtime.ExitState{}, nil
 }
@@ -351,29 +350,6 @@ func (e *Engine) List(ctx context.Context, labels map[string]string) ([]runtime.
 		out = append(out, runtime.Container{ID: c.ID, Name: name, Image: c.Image, State: string(c.State), Labels: c.Labels})
 	}
 	return out, nil
-}
-
-// EnsureVolume creates a named volume unless it exists.
-func (e *Engine) EnsureVolume(ctx context.Context, spec runtime.VolumeSpec) (bool, error) {
-	_, err := e.c.VolumeInspect(ctx, spec.Name)
-	if err == nil {
-		return false, nil
-	}
-	if terr := e.translate(err); !errors.Is(terr, runtime.ErrNotFound) {
-		return false, fmt.Errorf("inspecting volume %s: %w", spec.Name, terr)
-	}
-	if _, err := e.c.VolumeCreate(ctx, volume.CreateOptions{Name: spec.Name, Labels: spec.Labels}); err != nil {
-		return false, fmt.Errorf("creating volume %s: %w", spec.Name, e.translate(err))
-	}
-	return true, nil
-}
-
-// RemoveVolume removes a named volume.
-func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
-	if err := e.c.VolumeRemove(ctx, name, true); err != nil {
-		return fmt.Errorf("removing volume %s: %w", name, e.translate(err))
-	}
-	return nil
 }
 
 func shortID(id string) string {

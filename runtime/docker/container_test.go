@@ -31,7 +31,7 @@ func TestContainerConfig(t *testing.T) {
 			{Source: "/cache/passwd-1", Target: "/etc/passwd", ReadOnly: true},
 		},
 		Tmpfs:     []runtime.Tmpfs{{Target: "/home/alice", UID: 2000, GID: 2000, Mode: 0o755}, {Target: "/run/x", Mode: 0o1777}, {Target: "/run/y", Mode: os.ModeSticky | 0o700}},
-		Volumes:   []runtime.VolumeMount{{Name: "blog-bundle", Target: "/usr/local/bundle", Init: true}},
+		Volumes:   []runtime.VolumeMount{{Name: "blog-bundle", Target: "/usr/local/bundle"}},
 		Ports:     []runtime.Port{{HostPort: 5000, ContainerPort: 5000}, {HostIP: "127.0.0.1", ContainerPort: 53, Protocol: "udp"}},
 		Labels:    map[string]string{runtime.LabelProject: "/home/alice/blog"},
 		Plan:      plan,

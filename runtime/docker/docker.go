@@ -72,7 +72,6 @@ type Engine struct {
 	// socket is the unix socket path, or "" for other transports.
 	socket string
 	c      Client
-	files  fileCache
 }
 
 // Option configures New.
@@ -154,19 +153,7 @@ func (e *Engine) Info(ctx context.Context) (runtime.Info, error) {
 		APIVersion: v.APIVersion,
 	}
 	facts.Rootless, facts.UsernsRemap = securityOptions(in.SecurityOptions)
-	mode, err := facts.Mode()
-	if err != nil {
-		return runtime.Info{}, fmt.Errorf("classifying docker at %s: %w", e.endpoint, err)
-	}
-	return runtime.Info{
-		Endpoint:      e.endpoint,
-		Local:         e.socket != "",
-		Facts:         facts,
-		Mode:          mode,
-		OS:            in.OSType,
-		Arch:          in.Architecture,
-		StorageDriver: in.Driver,
-	}, nil
+	return runtime.NewInfo(e.endpoint, facts, runtime.Platform{OS: in.OSType, Arch: in.Architecture, StorageDriver: in.Driver})
 }
 
 // securityOptions reports whether a daemon's SecurityOptions entries
@@ -198,7 +185,7 @@ func (e *Engine) translate(err error) error {
 		return err
 	case errors.Is(err, syscall.EACCES) || connFailed && strings.Contains(err.Error(), "permission denied"):
 		return fmt.Errorf("%w: %s: %s", runtime.ErrPermission, e.permissionHint(), err)
-	case cerrdefs.IsNotFound(err):
+	case cerrdefs.IsNotFound(err), isHijackNotFound(err):
 		return fmt.Errorf("%w: %v", runtime.ErrNotFound, err)
 	case cerrdefs.IsConflict(err):
 		return fmt.Errorf("%w: %v", runtime.ErrConflict, err)
@@ -209,6 +196,14 @@ func (e *Engine) translate(err error) error {
 	default:
 		return err
 	}
+}
+
+// isHijackNotFound reports the client's error for an attach to a container
+// the daemon does not have: the client drops the answer's body and keeps
+// only its status, in text.
+func isHijackNotFound(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "unable to upgrade to") && strings.HasSuffix(msg, "received 404")
 }
 
 // isConnectionError reports errors that mean the daemon is not there or went

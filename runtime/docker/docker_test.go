@@ -72,6 +72,8 @@ func TestTranslate(t *testing.T) {
 	}{
 		{"not found", fmt.Errorf("No such image: x: %w", cerrdefs.ErrNotFound), runtime.ErrNotFound},
 		{"conflict", fmt.Errorf("name in use: %w", cerrdefs.ErrConflict), runtime.ErrConflict},
+		{"attach to a missing container", errors.New("unable to upgrade to tcp, received 404"), runtime.ErrNotFound},
+		{"attach refused otherwise", errors.New("unable to upgrade to tcp, received 500"), nil},
 		{"refused", opErr(syscall.ECONNREFUSED), runtime.ErrUnreachable},
 		{"no socket", opErr(syscall.ENOENT), runtime.ErrUnreachable},
 		{"eacces", opErr(syscall.EACCES), runtime.ErrPermission},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,7 +28,8 @@ import (
 )
 
 // fake is a Client for orchestration tests: it holds one image with an
-// /etc/passwd and no /etc/group. Methods it does not override panic.
+// /etc/passwd, a directory /etc and no /etc/group. Methods it does not
+// override panic.
 type fake struct {
 	Client
 	mu      sync.Mutex
@@ -36,7 +38,10 @@ type fake struct {
 	copied  []byte
 }
 
-const fakeImageID = "sha256:feed"
+const (
+	fakeImageID = "sha256:feed"
+	fakePasswd  = "root:x:0:0:root:/root:/bin/sh\n"
+)
 
 func (f *fake) call(s string) {
 	f.mu.Lock()
@@ -64,10 +69,14 @@ func (f *fake) ContainerInspect(_ context.Context, id string) (container.Inspect
 
 func (f *fake) CopyFromContainer(_ context.Context, id, p string) (io.ReadCloser, container.PathStat, error) {
 	f.call("CopyFromContainer " + p)
-	if p != "/etc/passwd" {
+	switch p {
+	case "/etc/passwd":
+	case "/etc":
+		return io.NopCloser(&bytes.Buffer{}), container.PathStat{Name: "etc", Mode: fs.ModeDir | 0o755}, nil
+	default:
 		return nil, container.PathStat{}, fmt.Errorf("Could not find the file %s in container %s: %w", p, id, cerrdefs.ErrNotFound)
 	}
-	content := "root:x:0:0:root:/root:/bin/sh\n"
+	content := fakePasswd
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
 	tw.WriteHeader(&tar.Header{Name: "passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(content))})
@@ -125,18 +134,19 @@ var fakeSpec = runtime.ContainerSpec{
 	Tmpfs:  []runtime.Tmpfs{{Target: "/home/alice", UID: 2000, GID: 2000, Mode: 0o755}},
 }
 
-// TestCreateInitVolumes checks Create hands the roots of the volumes marked
-// Init to the plan's user with one copy of directory entries, and copies
-// nothing else: identity files and HOME are mounts.
-func TestCreateInitVolumes(t *testing.T) {
+// TestCreateHandsOverVolumes checks Create hands the root of every named
+// volume to the plan's user with one copy of directory entries, however the
+// volume came to be, and copies nothing else: identity files and HOME are
+// mounts.
+func TestCreateHandsOverVolumes(t *testing.T) {
 	remap := fakeSpec
 	remap.Plan.Mode, remap.Plan.Userns = idmap.DockerUsernsRemap, "host"
 	root := fakeSpec
 	root.Plan.User, root.Plan.UID, root.Plan.GID = "0:0", 0, 0
 	vols := []runtime.VolumeMount{
-		{Name: "bundle", Target: "/usr/local/bundle", Init: true},
+		{Name: "bundle", Target: "/usr/local/bundle"},
 		{Name: "old", Target: "/data"},
-		{Name: "cache", Target: "/var/cache/x/", Init: true},
+		{Name: "cache", Target: "/var/cache/x/"},
 	}
 	for _, tt := range []struct {
 		name    string
@@ -145,13 +155,14 @@ func TestCreateInitVolumes(t *testing.T) {
 		want    []entry // nil: no copy at all
 	}{
 		{name: "no volumes", spec: fakeSpec},
-		{name: "volumes without Init", spec: fakeSpec, volumes: []runtime.VolumeMount{{Name: "old", Target: "/data"}}},
-		{name: "volumes with Init", spec: fakeSpec, volumes: vols, want: []entry{
+		{name: "volumes", spec: fakeSpec, volumes: vols, want: []entry{
 			{"usr/local/bundle", tar.TypeDir, 0o755, 2000, 2000, ""},
+			{"data", tar.TypeDir, 0o755, 2000, 2000, ""},
 			{"var/cache/x", tar.TypeDir, 0o755, 2000, 2000, ""},
 		}},
 		{name: "userns-remap", spec: remap, volumes: vols, want: []entry{
 			{"usr/local/bundle", tar.TypeDir, 0o1777, 0, 0, ""},
+			{"data", tar.TypeDir, 0o1777, 0, 0, ""},
 			{"var/cache/x", tar.TypeDir, 0o1777, 0, 0, ""},
 		}},
 		{name: "root plan", spec: root, volumes: vols},
@@ -184,11 +195,11 @@ func TestCreateInitVolumes(t *testing.T) {
 	}
 }
 
-func TestCreateRemovesOnInitFailure(t *testing.T) {
+func TestCreateRemovesOnHandOverFailure(t *testing.T) {
 	e, f := newFake(t)
 	f.copyErr = errors.New("disk full")
 	spec := fakeSpec
-	spec.Volumes = []runtime.VolumeMount{{Name: "bundle", Target: "/usr/local/bundle", Init: true}}
+	spec.Volumes = []runtime.VolumeMount{{Name: "bundle", Target: "/usr/local/bundle"}}
 	if _, err := e.Create(context.Background(), spec); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("Create() = %v, want the copy's error", err)
 	}
@@ -197,21 +208,38 @@ func TestCreateRemovesOnInitFailure(t *testing.T) {
 	}
 }
 
-// TestReadImageFilePair checks the plan's two reads (/etc/passwd, then
-// /etc/group) cost one throwaway container, and a second plan none.
-func TestReadImageFilePair(t *testing.T) {
-	e, f := newFake(t)
-	ctx := context.Background()
-	for range 2 {
-		if b, err := e.ReadImageFile(ctx, "img", "/etc/passwd"); err != nil || !strings.HasPrefix(string(b), "root:") {
-			t.Fatalf("ReadImageFile(/etc/passwd) = %q, %v", b, err)
-		}
-		if _, err := e.ReadImageFile(ctx, "img", "/etc/group"); !errors.Is(err, runtime.ErrNotFound) {
-			t.Fatalf("ReadImageFile(/etc/group) = %v, want ErrNotFound", err)
-		}
-	}
-	if c, r := f.count("ContainerCreate"), f.count("CopyFromContainer"); c != 1 || r != 2 {
-		t.Errorf("calls %q: %d containers and %d reads, want 1 and 2", f.calls, c, r)
+// TestReadImageFiles checks one call costs one throwaway container, removed
+// after, and one copy per path: a file the image lacks is absent from the
+// map, anything else that fails is an error naming the path and the image.
+func TestReadImageFiles(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		paths   []string
+		want    map[string][]byte
+		wantErr string // "": none
+	}{
+		{name: "present and absent", paths: []string{"/etc/passwd", "/etc/group"},
+			want: map[string][]byte{"/etc/passwd": []byte(fakePasswd)}},
+		{name: "relative path", paths: []string{"etc/passwd"}, want: map[string][]byte{"etc/passwd": []byte(fakePasswd)}},
+		{name: "not a regular file", paths: []string{"/etc/passwd", "/etc"}, wantErr: "reading /etc from image img: /etc is not a regular file"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, f := newFake(t)
+			got, err := e.ReadImageFiles(context.Background(), "img", tt.paths...)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("ReadImageFiles() error = %v, want one saying %q", err, tt.wantErr)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ReadImageFiles() (-want +got):\n%s", diff)
+			}
+			if c, r, rm := f.count("ContainerCreate"), f.count("CopyFromContainer"), f.count("ContainerRemove c1"); c != 1 || r != len(tt.paths) || rm != 1 {
+				t.Errorf("calls %q: %d containers, %d reads, %d removals; want 1, %d, 1", f.calls, c, r, rm, len(tt.paths))
+			}
+		})
 	}
 }
 

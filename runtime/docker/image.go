@@ -2,27 +2,25 @@ package docker
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/docker/docker/api/types/filters"
 	"io"
 	"io/fs"
 	"path"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/pkg/jsonmessage"
 
 	"github.com/hostpersist/hpr/runtime"
 )
 
-// maxImageFile bounds what ReadImageFile reads; it is meant for /etc/passwd
-// and the like.
+// maxImageFile bounds what ReadImageFiles reads of one file; it is meant for
+// /etc/passwd and the like.
 const maxImageFile = 16 << 20
 
 // cleanupTimeout bounds removing a throwaway container after the caller's
@@ -80,99 +78,27 @@ func (e *Engine) Image(ctx context.Context, ref string) (runtime.Image, error) {
 	return img, nil
 }
 
-// ReadImageFile returns the content of a regular file in an image, read
-// through a container that is created for it, never started, and removed.
-// /etc/passwd and /etc/group, which runtime.PlanFor asks for one after the
-// other, are read together through one container and kept by image ID.
-func (e *Engine) ReadImageFile(ctx context.Context, ref, file string) ([]byte, error) {
-	ii, err := e.c.ImageInspect(ctx, ref)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s from image %s: %w", file, ref, e.translate(err))
-	}
-	file = path.Clean("/" + file)
-	if data, ok, err := e.files.get(ii.ID, file); ok {
-		if err != nil {
-			return nil, fmt.Errorf("reading %s from image %s: %w", file, ref, err)
-		}
-		return bytes.Clone(data), nil
+// ReadImageFiles returns the regular files at paths in an image, read
+// through one container that is created for the call, never started, and
+// removed. The files are copied out of it concurrently.
+func (e *Engine) ReadImageFiles(ctx context.Context, ref string, paths ...string) (map[string][]byte, error) {
+	if len(paths) == 0 {
+		return map[string][]byte{}, nil
 	}
 	resp, err := e.c.ContainerCreate(ctx, &container.Config{
-		Image: ii.ID,
+		Image: ref,
 		// Never run; set so that images without a command can be created.
 		Entrypoint:      []string{"/hpr-never-started"},
 		NetworkDisabled: true,
-		Labels:          map[string]string{labelPurpose: "read-image-file"},
+		Labels:          map[string]string{labelPurpose: "read-image-files"},
 	}, &container.HostConfig{NetworkMode: "none"}, nil, nil, "")
 	if err != nil {
-		return nil, fmt.Errorf("reading %s from image %s: creating container: %w", file, ref, e.translate(err))
+		return nil, fmt.Errorf("reading %s from image %s: creating a container: %w", strings.Join(paths, ", "), ref, e.translate(err))
 	}
 	defer e.removeQuietly(ctx, resp.ID)
-	if identityFiles[file] {
-		// The other one will be asked for next; read it while the
-		// container is there.
-		var wg sync.WaitGroup
-		for other := range identityFiles {
-			if other != file {
-				wg.Go(func() { _, _ = e.imageFile(ctx, resp.ID, ii.ID, other) })
-			}
-		}
-		defer wg.Wait()
-	}
-	data, err := e.imageFile(ctx, resp.ID, ii.ID, file)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s from image %s: %w", file, ref, err)
-	}
-	return bytes.Clone(data), nil
-}
-
-// identityFiles are the files runtime.PlanFor reads to make a plan.
-var identityFiles = map[string]bool{"/etc/passwd": true, "/etc/group": true}
-
-// imageFile reads file from container id, which was created from image
-// imageID and not changed since, through the cache.
-func (e *Engine) imageFile(ctx context.Context, id, imageID, file string) ([]byte, error) {
-	if data, ok, err := e.files.get(imageID, file); ok {
-		return data, err
-	}
-	data, err := e.readContainerFile(ctx, id, file)
-	e.files.put(imageID, file, data, err)
-	return data, err
-}
-
-// fileCache keeps files read from images, by image ID and path: an image ID
-// names its content. A file's absence is kept too.
-type fileCache struct {
-	mu sync.Mutex
-	m  map[[2]string]cachedFile
-}
-
-type cachedFile struct {
-	data   []byte
-	absent error // wraps runtime.ErrNotFound
-}
-
-// maxCachedFiles bounds the cache; it is meant for the few images one hpr
-// process uses.
-const maxCachedFiles = 64
-
-func (c *fileCache) get(imageID, file string) ([]byte, bool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	f, ok := c.m[[2]string{imageID, file}]
-	return f.data, ok, f.absent
-}
-
-// put keeps a file's content or its absence; other errors are not kept.
-func (c *fileCache) put(imageID, file string, data []byte, err error) {
-	if err != nil && !errors.Is(err, runtime.ErrNotFound) {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxCachedFiles {
-		c.m = map[[2]string]cachedFile{}
-	}
-	c.m[[2]string{imageID, file}] = cachedFile{data: data, absent: err}
+	return runtime.ReadFiles(ref, paths, func(file string) ([]byte, error) {
+		return e.readContainerFile(ctx, resp.ID, file)
+	})
 }
 
 // removeQuietly force-removes a container hpr made for itself, even when ctx

@@ -3,22 +3,17 @@
 package docker
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/docker/docker/client"
 
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/internal/testenv"
@@ -28,25 +23,11 @@ import (
 
 // The engines come from HPR_TEST_ENGINES (internal/testenv); these tests run
 // as the non-root test user, as scripts/test.sh runs them. What every backend
-// must do is checked by the shared contract (TestContract); the other tests
-// check what is particular to this one.
+// must do is checked once, on every engine, by runtime/enginetest's
+// TestContract; the tests here check what is particular to this backend.
 
 // testImage is the base image the harness imports into every engine.
 const testImage = enginetest.BaseImage
-
-func TestMain(m *testing.M) {
-	// PlanFor's caches (image files, identity files) go to a directory of
-	// the run's own, so every run reads the images afresh.
-	dir, err := os.MkdirTemp("", "hpr-docker-cache-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Setenv("XDG_CACHE_HOME", dir)
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
 
 // dockerEngines returns the Docker engines of the harness.
 func dockerEngines(t testing.TB) []testenv.Engine {
@@ -61,35 +42,6 @@ func dockerEngines(t testing.TB) []testenv.Engine {
 		t.Skip("HPR_TEST_ENGINES names no docker engine")
 	}
 	return out
-}
-
-// eachEngine runs f as a parallel subtest per Docker engine, named by mode.
-func eachEngine(t *testing.T, f func(t *testing.T, e *Engine, mode idmap.Mode)) {
-	t.Helper()
-	testenv.NonRoot(t)
-	for _, te := range dockerEngines(t) {
-		t.Run(string(te.Mode), func(t *testing.T) {
-			t.Parallel()
-			e, err := New(te.Endpoint)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { e.Close() })
-			f(t, e, te.Mode)
-		})
-	}
-}
-
-// TestContract holds the backend to the contract every engine meets.
-func TestContract(t *testing.T) {
-	testenv.NonRoot(t)
-	for _, te := range dockerEngines(t) {
-		t.Run(string(te.Mode), func(t *testing.T) {
-			t.Parallel()
-			enginetest.Run(t, enginetest.Env{Mode: te.Mode, Endpoint: te.Endpoint,
-				Open: func(_ context.Context, ep string) (runtime.Engine, error) { return New(ep) }})
-		})
-	}
 }
 
 // planFor plans a run of img as the current user on e, as hpr does.
@@ -138,301 +90,6 @@ func run(t testing.TB, e *Engine, s runtime.ContainerSpec) result {
 		t.Fatalf("Run: %v (stderr %q)", err, stderr.String())
 	}
 	return result{code, stdout.String(), stderr.String()}
-}
-
-func TestIntegrationInfo(t *testing.T) {
-	eachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
-		info, err := e.Info(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info.Mode != mode || !info.Local || info.Facts.APIVersion == "" || info.OS != "linux" {
-			t.Errorf("Info() = %+v, want mode %s, local, an API version, linux", info, mode)
-		}
-		t.Logf("%s: docker %s API %s, %s/%s, %s", mode, info.Facts.Version, info.Facts.APIVersion, info.OS, info.Arch, info.StorageDriver)
-	})
-}
-
-// TestIntegrationStartErrors checks the start failures the contract does not:
-// a command path that is not there, and files that cannot be executed, which
-// the daemon reports only as text.
-func TestIntegrationStartErrors(t *testing.T) {
-	eachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
-		pl := planFor(t, e, testImage)
-		for _, tt := range []struct {
-			cmd  string
-			want error
-			code int
-		}{
-			{"/nonexistent/cmd", runtime.ErrCommandNotFound, 127},
-			{"/etc/passwd", runtime.ErrCommandNotExecutable, 126},
-			{"/etc", runtime.ErrCommandNotExecutable, 126},
-		} {
-			ctx := context.Background()
-			id, err := e.Create(ctx, spec(t, pl, tt.cmd))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := e.Start(ctx, id); !errors.Is(err, tt.want) {
-				t.Errorf("Start(%s) = %v, want %v", tt.cmd, err, tt.want)
-			}
-			e.Remove(ctx, id)
-			if res := run(t, e, spec(t, pl, tt.cmd)); res.code != tt.code {
-				t.Errorf("Run(%s) exit %d, want %d (stderr %q)", tt.cmd, res.code, tt.code, res.stderr)
-			}
-		}
-	})
-}
-
-// TestIntegrationTTY checks a TTY run has one output stream, through a
-// terminal.
-func TestIntegrationTTY(t *testing.T) {
-	eachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
-		s := spec(t, planFor(t, e, testImage), "sh", "-c", "test -t 0 && test -t 1 && echo tty; echo err >&2")
-		s.TTY = true
-		res := run(t, e, s)
-		if res.code != 0 || !strings.Contains(res.stdout, "tty\r\n") || !strings.Contains(res.stdout, "err") || res.stderr != "" {
-			t.Errorf("TTY run: exit %d, stdout %q, stderr %q; want 0, tty and err on stdout", res.code, res.stdout, res.stderr)
-		}
-	})
-}
-
-// TestIntegrationWait checks Wait does not miss a fast exit whether it is
-// called before Start or after the container ended.
-func TestIntegrationWait(t *testing.T) {
-	eachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		for i := range 5 {
-			id, err := e.Create(ctx, runtime.ContainerSpec{Image: testImage, Cmd: []string{"sh", "-c", "exit " + strconv.Itoa(i)}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			type res struct {
-				code int
-				err  error
-			}
-			before := make(chan res, 1)
-			go func() { c, err := e.Wait(ctx, id); before <- res{c, err} }()
-			if i%2 == 0 {
-				time.Sleep(20 * time.Millisecond) // let Wait register first
-			}
-			if err := e.Start(ctx, id); err != nil {
-				t.Fatal(err)
-			}
-			r := <-before
-			after, err := e.Wait(ctx, id)
-			if r.err != nil || err != nil || r.code != i || after != i {
-				t.Errorf("exit %d: Wait before start = %d, %v; after = %d, %v", i, r.code, r.err, after, err)
-			}
-			e.Remove(ctx, id)
-		}
-	})
-}
-
-func TestIntegrationExecSignalList(t *testing.T) {
-	eachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
-		ctx := context.Background()
-		pl := planFor(t, e, testImage)
-		p := pl.Plan
-		label := map[string]string{runtime.LabelProject: t.Name(), runtime.LabelVersion: "test"}
-		s := spec(t, pl, "sleep", "60")
-		s.Labels = label
-		id, err := e.Create(ctx, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer e.Remove(ctx, id)
-		cs, err := e.List(ctx, label)
-		if err != nil || len(cs) != 1 || cs[0].ID != id || cs[0].State != "created" {
-			t.Errorf("List() = %+v, %v; want just %s, created", cs, err, id)
-		}
-		if cs, err := e.List(ctx, map[string]string{runtime.LabelProject: ""}); err != nil || !slices.ContainsFunc(cs, func(c runtime.Container) bool { return c.ID == id }) {
-			t.Errorf("List(any %s) = %+v, %v; want %s among them", runtime.LabelProject, cs, err, id)
-		}
-		if err := e.Start(ctx, id); err != nil {
-			t.Fatal(err)
-		}
-		var out bytes.Buffer
-		code, err := e.Exec(ctx, id, runtime.ExecSpec{
-			Cmd: []string{"sh", "-c", `id -u; echo "$X"; pwd; exit 4`}, Env: []string{"X=x"}, WorkingDir: "/tmp", User: p.User,
-			Streams: runtime.Streams{Stdout: &out, Stderr: &out},
-		})
-		if want := fmt.Sprintf("%d\nx\n/tmp\n", p.UID); err != nil || code != 4 || out.String() != want {
-			t.Errorf("Exec() = %d, %v, output %q; want 4, %q", code, err, out.String(), want)
-		}
-		// Docker 20.10 reports 126 for any exec that fails to start.
-		if code, err := e.Exec(ctx, id, runtime.ExecSpec{Cmd: []string{"nosuchcommand"}}); err != nil || (code != 127 && code != 126) {
-			t.Errorf("Exec(nosuchcommand) = %d, %v; want 127 or 126", code, err)
-		}
-		if err := e.Signal(ctx, id, int(syscall.SIGKILL)); err != nil {
-			t.Fatal(err)
-		}
-		if code, err := e.Wait(ctx, id); err != nil || code != 137 {
-			t.Errorf("Wait() after SIGKILL = %d, %v; want 137", code, err)
-		}
-		if err := e.Remove(ctx, id); err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Remove(ctx, id); !errors.Is(err, runtime.ErrNotFound) {
-			t.Errorf("second Remove() = %v, want ErrNotFound", err)
-		}
-		if _, err := e.Wait(ctx, id); !errors.Is(err, runtime.ErrNotFound) {
-			t.Errorf("Wait() on a removed container = %v, want ErrNotFound", err)
-		}
-		if err := e.Signal(ctx, id, int(syscall.SIGTERM)); !errors.Is(err, runtime.ErrNotFound) {
-			t.Errorf("Signal() to a removed container = %v, want ErrNotFound", err)
-		}
-	})
-}
-
-// TestIntegrationVolumeInit checks a fresh volume, mounted with Init, is
-// writable by the plan's user (not root but on rootless Docker), one below
-// HOME too; that the image's content
-// is still copied up into it; and that it stays writable on the next run,
-// without Init.
-func TestIntegrationVolumeInit(t *testing.T) {
-	eachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
-		ctx := context.Background()
-		pl := planFor(t, e, testImage)
-		base := fmt.Sprintf("hpr-docker-test-%d", time.Now().UnixNano())
-		vols := []runtime.VolumeMount{
-			{Name: base + "-data", Target: "/data"},
-			{Name: base + "-apt", Target: "/var/cache/apt"},
-		}
-		if pl.Plan.Home != "" {
-			vols = append(vols, runtime.VolumeMount{Name: base + "-home", Target: pl.Plan.Home + "/.cache"})
-		}
-		for i, v := range vols {
-			vs := runtime.VolumeSpec{Name: v.Name, Labels: map[string]string{runtime.LabelProject: "test"}}
-			created, err := e.EnsureVolume(ctx, vs)
-			if err != nil || !created {
-				t.Fatalf("EnsureVolume(%s) = %v, %v; want created", v.Name, created, err)
-			}
-			t.Cleanup(func() { e.c.(*client.Client).VolumeRemove(context.Background(), v.Name, true) })
-			if again, err := e.EnsureVolume(ctx, vs); err != nil || again {
-				t.Errorf("second EnsureVolume(%s) = %v, %v; want not created", v.Name, again, err)
-			}
-			vols[i].Init = created
-		}
-		script := `set -e; for v in "$@"; do touch "$v/f-$0"; mkdir -p "$v/d-$0"; done; ls /var/cache/apt`
-		targets := func(n int) []string {
-			args := []string{"sh", "-c", script, strconv.Itoa(n)}
-			for _, v := range vols {
-				args = append(args, v.Target)
-			}
-			return args
-		}
-		s := spec(t, pl, targets(1)...)
-		s.Volumes = vols
-		res := run(t, e, s)
-		if res.code != 0 || !strings.Contains(res.stdout, "archives") {
-			t.Errorf("writing to fresh volumes as %s: exit %d, stdout %q, stderr %q; want 0 and the image's /var/cache/apt copied up", pl.Plan.User, res.code, res.stdout, res.stderr)
-		}
-		for i := range vols {
-			vols[i].Init = false
-		}
-		s = spec(t, pl, targets(2)...)
-		s.Volumes = vols
-		if res := run(t, e, s); res.code != 0 {
-			t.Errorf("writing to the volumes again without Init: exit %d, stderr %q", res.code, res.stderr)
-		}
-	})
-}
-
-func TestIntegrationImages(t *testing.T) {
-	eachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
-		ctx := context.Background()
-		img, err := e.Image(ctx, testImage)
-		if err != nil || img.ID == "" || len(img.Cmd) == 0 {
-			t.Errorf("Image(%s) = %+v, %v", testImage, img, err)
-		}
-		if _, err := e.Image(ctx, "hpr-missing/nothing:here"); !errors.Is(err, runtime.ErrNotFound) {
-			t.Errorf("Image(missing) = %v, want ErrNotFound", err)
-		}
-		passwd, err := e.ReadImageFile(ctx, testImage, "/etc/passwd")
-		if err != nil || !bytes.HasPrefix(passwd, []byte("root:x:0:0:")) {
-			t.Errorf("ReadImageFile(/etc/passwd) = %.40q, %v", passwd, err)
-		}
-		if _, err := e.ReadImageFile(ctx, testImage, "/nonexistent"); !errors.Is(err, runtime.ErrNotFound) {
-			t.Errorf("ReadImageFile(/nonexistent) = %v, want ErrNotFound", err)
-		}
-		if _, err := e.ReadImageFile(ctx, testImage, "/etc"); err == nil {
-			t.Error("ReadImageFile(/etc) succeeded, want an error")
-		}
-		if _, err := e.ReadImageFile(ctx, "hpr-missing/nothing:here", "/etc/passwd"); !errors.Is(err, runtime.ErrNotFound) {
-			t.Errorf("ReadImageFile(missing image) = %v, want ErrNotFound", err)
-		}
-
-		ref := fmt.Sprintf("hpr-docker-test/import:%d", time.Now().UnixNano())
-		var tb bytes.Buffer
-		tw := tar.NewWriter(&tb)
-		tw.WriteHeader(&tar.Header{Name: "etc/", Typeflag: tar.TypeDir, Mode: 0o755})
-		tw.WriteHeader(&tar.Header{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: 5})
-		tw.Write([]byte("x:x:\n"))
-		tw.Close()
-		if err := e.Import(ctx, runtime.ImportOptions{Ref: ref, Tar: &tb, Changes: []string{"ENV PATH=/bin", `CMD ["/hpr"]`, "USER 1000"}}); err != nil {
-			t.Fatal(err)
-		}
-		img, err = e.Image(ctx, ref)
-		if err != nil || img.User != "1000" || len(img.Cmd) != 1 || img.Cmd[0] != "/hpr" {
-			t.Errorf("Image(imported) = %+v, %v", img, err)
-		}
-		if b, err := e.ReadImageFile(ctx, ref, "/etc/passwd"); err != nil || string(b) != "x:x:\n" {
-			t.Errorf("ReadImageFile(imported) = %q, %v", b, err)
-		}
-		if err := e.RemoveImage(ctx, ref); err != nil {
-			t.Error(err)
-		}
-		if err := e.RemoveImage(ctx, ref); !errors.Is(err, runtime.ErrNotFound) {
-			t.Errorf("second RemoveImage() = %v, want ErrNotFound", err)
-		}
-	})
-}
-
-func TestIntegrationBuild(t *testing.T) {
-	eachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
-		ctx := context.Background()
-		dir := t.TempDir()
-		for name, content := range map[string]string{
-			"Dockerfile":    "ARG BASE=" + testImage + "\nFROM $BASE\nARG UID\nCOPY . /ctx/\nRUN test ! -e /ctx/ignored.txt && test -e /ctx/kept.txt && echo uid=$UID\n",
-			".dockerignore": "ignored.txt\n",
-			"ignored.txt":   "",
-			"kept.txt":      "",
-		} {
-			os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)
-		}
-		tag := fmt.Sprintf("hpr-docker-test/build:%d", time.Now().UnixNano())
-		var out bytes.Buffer
-		err := e.Build(ctx, runtime.BuildOptions{ContextDir: dir, Tag: tag, Args: map[string]string{"UID": "2000"}, Labels: map[string]string{runtime.LabelVersion: "test"}, Output: &out})
-		if err != nil {
-			t.Fatalf("Build() = %v; output:\n%s", err, out.String())
-		}
-		defer e.RemoveImage(ctx, tag)
-		if !strings.Contains(out.String(), "uid=2000") {
-			t.Errorf("build output lacks uid=2000:\n%s", out.String())
-		}
-		img, err := e.Image(ctx, tag)
-		if err != nil || img.Labels[runtime.LabelVersion] != "test" {
-			t.Errorf("Image(built) = %+v, %v; want label %s", img, err, runtime.LabelVersion)
-		}
-
-		os.WriteFile(filepath.Join(dir, "Dockerfile.fail"), []byte("FROM "+testImage+"\nRUN echo failing; exit 7\n"), 0o644)
-		out.Reset()
-		err = e.Build(ctx, runtime.BuildOptions{ContextDir: dir, Dockerfile: "Dockerfile.fail", Tag: tag + "-fail", Output: &out})
-		if err == nil || !strings.Contains(out.String(), "failing") {
-			t.Errorf("Build(failing) = %v; output:\n%s", err, out.String())
-		}
-
-		os.WriteFile(filepath.Join(dir, "Dockerfile.missing"), []byte("FROM "+testImage+" AS a\nFROM hpr-missing/base:nope\n"), 0o644)
-		err = e.Build(ctx, runtime.BuildOptions{ContextDir: dir, Dockerfile: "Dockerfile.missing", Tag: tag + "-missing"})
-		if !errors.Is(err, runtime.ErrNotFound) || !strings.Contains(err.Error(), "hpr-missing/base:nope") || !strings.Contains(err.Error(), "never pulls") {
-			t.Errorf("Build(missing base) = %v, want ErrNotFound naming the image", err)
-		}
-		if _, err := e.Image(ctx, "hpr-missing/base:nope"); !errors.Is(err, runtime.ErrNotFound) {
-			t.Errorf("after the build, hpr-missing/base:nope exists (pulled?): %v", err)
-		}
-	})
 }
 
 // TestIntegrationPermission checks a socket the user may not use gives
@@ -490,35 +147,6 @@ func TestIntegrationPermission(t *testing.T) {
 		}
 		t.Run(string(te.Mode), func(t *testing.T) { check(t, te.Endpoint, "add yourself to group", "run hpr as") })
 	}
-}
-
-func TestIntegrationCreateErrors(t *testing.T) {
-	eachEngine(t, func(t *testing.T, e *Engine, mode idmap.Mode) {
-		ctx := context.Background()
-		name := fmt.Sprintf("hpr-docker-test-%d", time.Now().UnixNano())
-		id, err := e.Create(ctx, runtime.ContainerSpec{Name: name, Image: testImage, Cmd: []string{"true"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer e.Remove(ctx, id)
-		if _, err := e.Create(ctx, runtime.ContainerSpec{Name: name, Image: testImage}); !errors.Is(err, runtime.ErrConflict) {
-			t.Errorf("Create(same name) = %v, want ErrConflict", err)
-		}
-		missing := filepath.Join(t.TempDir(), "missing")
-		if _, err := e.Create(ctx, runtime.ContainerSpec{Image: testImage, Mounts: []runtime.Mount{{Source: missing, Target: "/app"}}}); err == nil {
-			t.Error("Create(bind of a missing dir) succeeded, want an error")
-		}
-		if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("bind source %s was created: %v", missing, err)
-		}
-		if _, err := e.Create(ctx, runtime.ContainerSpec{Image: "hpr-missing/nothing:here"}); !errors.Is(err, runtime.ErrNotFound) {
-			t.Errorf("Create(missing image) = %v, want ErrNotFound", err)
-		}
-		s := runtime.ContainerSpec{Image: testImage, Plan: idmap.Plan{Mode: idmap.PodmanRootless, User: "1:1", UID: 1, GID: 1}}
-		if _, err := e.Create(ctx, s); !errors.Is(err, runtime.ErrUnsupported) {
-			t.Errorf("Create(a Podman plan) = %v, want ErrUnsupported", err)
-		}
-	})
 }
 
 // BenchmarkRun measures a no-op runtime.Run with the current user's plan

@@ -4,55 +4,91 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/volume"
 
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/runtime"
 )
 
-// initVolumes hands the roots of the volumes marked Init (just created, so
-// root's) to the plan's user before the container starts. Docker has no
-// option for this, so a directory entry is copied in; the daemon mounts the
-// container's volumes while it extracts, so the volume's root itself
-// changes. The passwd/group entries and HOME come as mounts (runtime.Identity).
-func (e *Engine) initVolumes(ctx context.Context, id string, spec runtime.ContainerSpec) error {
+// EnsureVolume creates a named volume unless it exists, and reports whether
+// it did.
+func (e *Engine) EnsureVolume(ctx context.Context, spec runtime.VolumeSpec) (bool, error) {
+	_, err := e.c.VolumeInspect(ctx, spec.Name)
+	if err == nil {
+		return false, nil
+	}
+	if terr := e.translate(err); !errors.Is(terr, runtime.ErrNotFound) {
+		return false, fmt.Errorf("inspecting volume %s: %w", spec.Name, terr)
+	}
+	if _, err := e.c.VolumeCreate(ctx, volume.CreateOptions{Name: spec.Name, Labels: spec.Labels}); err != nil {
+		return false, fmt.Errorf("creating volume %s: %w", spec.Name, e.translate(err))
+	}
+	return true, nil
+}
+
+// RemoveVolume removes a named volume; ErrNotFound when absent, ErrConflict
+// when a container still refers to it. Not forced: the daemon's force
+// answers a missing volume with success.
+func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
+	if err := e.c.VolumeRemove(ctx, name, false); err != nil {
+		return fmt.Errorf("removing volume %s: %w", name, e.translate(err))
+	}
+	return nil
+}
+
+// handOverVolumes hands the root of every named volume of a created
+// container to the plan's user, on every run: a volume's root may be root's
+// whoever made it (a run that died before its container started, a chown
+// through the engine's CLI), and nothing cheaper than the hand-over itself
+// tells whose it is. Docker has no option for it, so a directory entry is
+// copied in; the daemon mounts the container's volumes while it extracts, so
+// the volume's root itself changes, and extracting an entry sets the owner
+// and mode of a directory that exists. Nothing below the root is touched.
+// The passwd/group entries and HOME come as mounts (runtime.Identity).
+func (e *Engine) handOverVolumes(ctx context.Context, id string, spec runtime.ContainerSpec) error {
+	roots := volumeRoots(spec)
+	if len(roots) == 0 {
+		return nil
+	}
+	archive, err := dirArchive(roots, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := e.c.CopyToContainer(ctx, id, "/", bytes.NewReader(archive), container.CopyToContainerOptions{}); err != nil {
+		return fmt.Errorf("handing volume roots to %s: %w", spec.Plan.User, e.translate(err))
+	}
+	return nil
+}
+
+// volumeRoots returns the owner and mode handOverVolumes gives each volume's
+// root: the plan's user's, mode 0755, or none when that user is root. On
+// docker-userns-remap the daemon maps an archive's owners into its remap
+// range, where the host user that a "userns=host" container runs as has no
+// id: there the root is made writable to all, sticky like /tmp.
+func volumeRoots(spec runtime.ContainerSpec) []dir {
 	p := spec.Plan
 	if p.UID == 0 && p.GID == 0 {
 		return nil
 	}
 	var dirs []dir
 	for _, v := range spec.Volumes {
-		if !v.Init {
-			continue
-		}
 		d := dir{path: v.Target, uid: p.UID, gid: p.GID, mode: 0o755}
 		if p.Mode == idmap.DockerUsernsRemap {
-			// The daemon maps an archive's owners into its remap range,
-			// where the host user that a "userns=host" container runs as
-			// has no id: make the root writable to all, sticky like /tmp.
 			d = dir{path: v.Target, mode: 0o1777}
 		}
 		dirs = append(dirs, d)
 	}
-	if len(dirs) == 0 {
-		return nil
-	}
-	archive, err := dirArchive(dirs, time.Now())
-	if err != nil {
-		return err
-	}
-	if err := e.c.CopyToContainer(ctx, id, "/", bytes.NewReader(archive), container.CopyToContainerOptions{}); err != nil {
-		return fmt.Errorf("handing volume roots to uid %d: %w", p.UID, e.translate(err))
-	}
-	return nil
+	return dirs
 }
 
-// dir is a volume root whose owner and mode initVolumes sets.
+// dir is a volume root whose owner and mode handOverVolumes sets.
 type dir struct {
 	path     string
 	uid, gid int

@@ -1,14 +1,11 @@
 package podman
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,25 +20,28 @@ import (
 	spec "github.com/opencontainers/runtime-spec/specs-go"
 	nettypes "go.podman.io/common/libnetwork/types"
 
+	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/runtime"
 )
 
-// Create creates a container. Nothing is copied into it: identity comes as
-// Mounts and Tmpfs in the spec.
+// Create creates a container and hands the roots of its named volumes to
+// the plan's user (see handOverVolumes); identity comes as Mounts and Tmpfs
+// in the spec.
 //
 // The container is created with --rm semantics: once it exits, the
 // service's cleanup process (conmon's exit command) releases its network
 // and storage and removes it, whether hpr is still there or not. On rootful
-// Podman 4.3 that cleanup takes 0.2–0.3 s after the command ended (netavark
-// deletes the container's iptables rules one command at a time); hpr reads
-// the exit status as soon as the output ends (Exited) and need not wait for
-// it. Remove still works at any time.
+// Podman that cleanup is slow (netavark deletes the container's iptables
+// rules one command at a time); hpr reads the exit status as soon as the
+// output ends (Exited) and need not wait for it. Remove still works at any
+// time.
 func (e *Engine) Create(ctx context.Context, cs runtime.ContainerSpec) (string, error) {
 	s, err := specGenerator(cs)
 	if err != nil {
 		return "", fmt.Errorf("creating container of %s: %w", cs.Image, err)
 	}
-	s.Remove = &selfRemove
+	remove := true
+	s.Remove = &remove
 	if s.UserNS.NSMode == specgen.KeepID {
 		unlock, err := lockKeepIDCreate(ctx, e.endpoint)
 		if err != nil {
@@ -63,71 +63,18 @@ func (e *Engine) Create(ctx context.Context, cs runtime.ContainerSpec) (string, 
 	if err != nil {
 		return "", fmt.Errorf("creating container of %s: %w", cs.Image, e.translate(ctx, err))
 	}
-	if err := e.initVolumes(ctx, r.ID, cs); err != nil {
+	if err := e.handOverVolumes(ctx, r.ID, cs); err != nil {
 		e.removeQuietly(ctx, r.ID)
 		return "", fmt.Errorf("creating container of %s: %w", cs.Image, err)
 	}
 	return r.ID, nil
 }
 
-// selfRemove is the spec's Remove: see Create.
-var selfRemove = true
-
-// initVolumes makes the mount points of the volumes marked Init the plan's
-// user's in the container's file system. On its first mount Podman gives a
-// volume its mount point's owner and mode; where the image has the
-// directory (root's, say) that owner would win over the U option. It costs
-// one archive upload (30–130 ms on Podman 4.3), only when a volume is new.
-func (e *Engine) initVolumes(ctx context.Context, id string, cs runtime.ContainerSpec) error {
-	var dirs []string
-	for _, v := range cs.Volumes {
-		if dir := strings.TrimPrefix(path.Clean("/"+v.Target), "/"); v.Init && cs.Plan.UID != 0 && dir != "" {
-			dirs = append(dirs, dir)
-		}
-	}
-	if len(dirs) == 0 {
-		return nil
-	}
-	archive, err := dirArchive(dirs, cs.Plan.UID, cs.Plan.GID)
-	if err != nil {
-		return err
-	}
-	c, cancel := e.call(ctx)
-	defer cancel()
-	// copyUIDGID=false: the archive's owners are container-side ids, which
-	// the service maps through the container's user namespace; libpod's
-	// default chowns to the container's user instead.
-	copyFn, err := containers.CopyFromArchiveWithOptions(c, id, "/", bytes.NewReader(archive),
-		new(containers.CopyOptions).WithChown(false))
-	if err == nil {
-		err = copyFn()
-	}
-	if err != nil {
-		return fmt.Errorf("making volume mount points the user's: %w", e.translate(ctx, err))
-	}
-	return nil
-}
-
-// dirArchive is a tar of directories (relative paths), mode 0755, owned by
-// uid:gid.
-func dirArchive(dirs []string, uid, gid int) ([]byte, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	now := time.Now()
-	for _, d := range dirs {
-		h := &tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, Uid: uid, Gid: gid, ModTime: now, Format: tar.FormatPAX}
-		if err := tw.WriteHeader(h); err != nil {
-			return nil, fmt.Errorf("writing archive: %w", err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, fmt.Errorf("writing archive: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
 // specGenerator translates a ContainerSpec into libpod's. It is pure.
 func specGenerator(cs runtime.ContainerSpec) (*specgen.SpecGenerator, error) {
+	if err := runtime.CheckPlan(cs.Plan, idmap.KindPodman); err != nil {
+		return nil, err
+	}
 	s := specgen.NewSpecGenerator(cs.Image, false)
 	if cs.ImageID != "" {
 		s.Image, s.RawImageName = cs.ImageID, cs.Image
@@ -152,43 +99,16 @@ func specGenerator(cs runtime.ContainerSpec) (*specgen.SpecGenerator, error) {
 		return nil, err
 	}
 	s.UserNS = userns
-	for _, m := range cs.Mounts {
-		opts := []string{"rbind"}
-		if m.ReadOnly {
-			opts = append(opts, "ro")
-		}
-		s.Mounts = append(s.Mounts, spec.Mount{Type: "bind", Source: m.Source, Destination: m.Target, Options: opts})
-	}
-	for _, t := range cs.Tmpfs {
-		// Podman 4 rejects uid= and gid=; U makes the tmpfs the container
-		// user's, which must then be the owner asked for.
-		if t.UID != cs.Plan.UID || t.GID != cs.Plan.GID {
-			return nil, fmt.Errorf("tmpfs %s owned by %d:%d, not the container's user %d:%d: %w", t.Target, t.UID, t.GID, cs.Plan.UID, cs.Plan.GID, runtime.ErrUnsupported)
-		}
-		s.Mounts = append(s.Mounts, spec.Mount{Type: "tmpfs", Source: "tmpfs", Destination: t.Target, Options: []string{
-			// exec: a HOME must be able to hold tools (~/.local/bin).
-			"rw", "exec", "nosuid", "nodev", "U", fmt.Sprintf("mode=%#o", t.Mode.Perm()),
-		}})
+	if s.Mounts, err = mounts(cs); err != nil {
+		return nil, err
 	}
 	for _, v := range cs.Volumes {
-		nv := &specgen.NamedVolume{Name: v.Name, Dest: v.Target}
-		if v.Init {
-			// U chowns what the volume holds (its copy-up of the image's
-			// directory) to the container's user, recursively, so only for
-			// a volume just created; its root Podman makes its mount
-			// point's owner (see initVolumes).
-			nv.Options = []string{"U"}
-		}
-		s.Volumes = append(s.Volumes, nv)
+		s.Volumes = append(s.Volumes, &specgen.NamedVolume{Name: v.Name, Dest: v.Target})
 	}
 	for _, p := range cs.Ports {
-		proto := p.Protocol
-		switch proto {
-		case "":
-			proto = "tcp"
-		case "tcp", "udp":
-		default:
-			return nil, fmt.Errorf("publishing port %d: protocol %q: %w (want tcp or udp)", p.ContainerPort, p.Protocol, runtime.ErrUnsupported)
+		proto, err := p.Proto()
+		if err != nil {
+			return nil, fmt.Errorf("publishing: %w", err)
 		}
 		s.PortMappings = append(s.PortMappings, nettypes.PortMapping{
 			HostIP: p.HostIP, HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: proto,
@@ -205,6 +125,30 @@ func specGenerator(cs runtime.ContainerSpec) (*specgen.SpecGenerator, error) {
 	s.CapDrop = slices.Clone(cs.CapDrop)
 	// No Init: catatonit is not installed everywhere Podman is.
 	return s, nil
+}
+
+// mounts translates the spec's bind and tmpfs mounts.
+func mounts(cs runtime.ContainerSpec) ([]spec.Mount, error) {
+	var out []spec.Mount
+	for _, m := range cs.Mounts {
+		opts := []string{"rbind"}
+		if m.ReadOnly {
+			opts = append(opts, "ro")
+		}
+		out = append(out, spec.Mount{Type: "bind", Source: m.Source, Destination: m.Target, Options: opts})
+	}
+	for _, t := range cs.Tmpfs {
+		// Podman 4 rejects uid= and gid=; U makes the tmpfs the container
+		// user's, which must then be the owner asked for.
+		if t.UID != cs.Plan.UID || t.GID != cs.Plan.GID {
+			return nil, fmt.Errorf("tmpfs %s owned by %d:%d, not the container's user %d:%d: %w", t.Target, t.UID, t.GID, cs.Plan.UID, cs.Plan.GID, runtime.ErrUnsupported)
+		}
+		out = append(out, spec.Mount{Type: "tmpfs", Source: "tmpfs", Destination: t.Target, Options: []string{
+			// exec: a HOME must be able to hold tools (~/.local/bin).
+			"rw", "exec", "nosuid", "nodev", "U", fmt.Sprintf("mode=%#o", t.Mode.Perm()),
+		}})
+	}
+	return out, nil
 }
 
 func hasKey(m map[string]string, k string) bool {
@@ -414,7 +358,7 @@ func (e *Engine) Exited(ctx context.Context, id string) (runtime.ExitState, erro
 // exitFromEvents finds the exit code of a container in the service's
 // "died" event (Podman 4.3's wait cannot answer for a removed container).
 // It reads the service's whole event log (Podman 4.3 filters after reading,
-// with or without a since): 25–40 ms here, so only a fallback.
+// with or without a since), so it is only a fallback.
 func (e *Engine) exitFromEvents(ctx context.Context, id string) (int, error) {
 	c, cancel := e.call(ctx)
 	defer cancel()

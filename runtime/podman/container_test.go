@@ -31,7 +31,7 @@ func TestSpecGenerator(t *testing.T) {
 			{Source: "/home/me/blog", Target: "/app"},
 			{Source: "/usr/bin/hpr", Target: "/hpr", ReadOnly: true},
 		},
-		Volumes: []runtime.VolumeMount{{Name: "bundle", Target: "/usr/local/bundle"}, {Name: "new", Target: "/data", Init: true}},
+		Volumes: []runtime.VolumeMount{{Name: "bundle", Target: "/usr/local/bundle"}, {Name: "new", Target: "/data"}},
 		Tmpfs:   []runtime.Tmpfs{{Target: "/home/node", UID: 1000, GID: 1000, Mode: 0o755}},
 		Ports: []runtime.Port{
 			{HostPort: 5000, ContainerPort: 5000},
@@ -65,7 +65,7 @@ func TestSpecGenerator(t *testing.T) {
 		{Type: "bind", Source: "/usr/bin/hpr", Destination: "/hpr", Options: []string{"rbind", "ro"}},
 		{Type: "tmpfs", Source: "tmpfs", Destination: "/home/node", Options: []string{"rw", "exec", "nosuid", "nodev", "U", "mode=0755"}},
 	}
-	want.Volumes = []*specgen.NamedVolume{{Name: "bundle", Dest: "/usr/local/bundle"}, {Name: "new", Dest: "/data", Options: []string{"U"}}}
+	want.Volumes = []*specgen.NamedVolume{{Name: "bundle", Dest: "/usr/local/bundle"}, {Name: "new", Dest: "/data"}}
 	want.PortMappings = []nettypes.PortMapping{
 		{HostPort: 5000, ContainerPort: 5000, Protocol: "tcp"},
 		{HostIP: "127.0.0.1", HostPort: 53, ContainerPort: 5353, Protocol: "udp"},
@@ -85,6 +85,11 @@ func TestSpecGenerator(t *testing.T) {
 		t.Errorf("Init = %v, want unset: there is no catatonit on every host", *got.Init)
 	}
 
+	docker := cs
+	docker.Plan.Mode = idmap.DockerRootful
+	if _, err := specGenerator(docker); !errors.Is(err, runtime.ErrUnsupported) {
+		t.Errorf("a plan for docker: %v, want ErrUnsupported", err)
+	}
 	cs.Tmpfs[0].UID = 0
 	if _, err := specGenerator(cs); !errors.Is(err, runtime.ErrUnsupported) {
 		t.Errorf("tmpfs not the user's: %v, want ErrUnsupported", err)

@@ -28,8 +28,8 @@ func (e *Engine) Exec(ctx context.Context, id string, es runtime.ExecSpec) (int,
 	}
 	defer cancel()
 	stdin, stdout, stderr := hideFiles(es.Streams)
-	if es.Streams.TTY && stdout == nil {
-		stdout = io.Discard // a TTY session must attach its output
+	if stdout == nil && (es.Streams.TTY || stderr == nil) {
+		stdout = io.Discard // a session must attach a stream; a TTY one its output
 	}
 	session, err := containers.ExecCreate(c, id, &handlers.ExecCreateConfig{ExecOptions: dockerContainer.ExecOptions{
 		User:         es.User,

@@ -9,7 +9,6 @@ import (
 	"io"
 	"path"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
@@ -40,7 +39,7 @@ func (e *Engine) Image(ctx context.Context, ref string) (runtime.Image, error) {
 }
 
 // ImageExists reports whether a local image answers to ref: libpod's
-// exists call, under a millisecond where an inspect takes 4–6 ms.
+// exists call, cheaper than an inspect.
 func (e *Engine) ImageExists(ctx context.Context, ref string) (bool, error) {
 	c, cancel := e.call(ctx)
 	defer cancel()
@@ -72,72 +71,50 @@ func (e *Engine) ImagesNamed(ctx context.Context, repo string) ([]runtime.Image,
 	return out, nil
 }
 
-// ReadImageFile returns a regular file of an image: it creates a container
-// that never starts, copies the file out and removes the container. A file
-// directly in /etc is read with the rest of /etc, which costs the same, and
-// kept by image ID (see etcCache).
-func (e *Engine) ReadImageFile(ctx context.Context, ref, file string) ([]byte, error) {
+// ReadImageFiles returns the regular files at paths in an image: it creates
+// a container that never starts, copies the files out of it concurrently and
+// removes it.
+func (e *Engine) ReadImageFiles(ctx context.Context, ref string, paths ...string) (map[string][]byte, error) {
+	if len(paths) == 0 {
+		return map[string][]byte{}, nil
+	}
+	id, err := e.throwaway(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s from image %s: %w", strings.Join(paths, ", "), ref, err)
+	}
+	defer e.removeQuietly(ctx, id)
+	return runtime.ReadFiles(ref, paths, func(file string) ([]byte, error) {
+		return e.readContainerFile(ctx, id, file)
+	})
+}
+
+// throwaway creates a container of a local image (never pulling: ErrNotFound
+// when it is not there) that is never started.
+func (e *Engine) throwaway(ctx context.Context, ref string) (string, error) {
 	c, cancel := e.call(ctx)
 	defer cancel()
 	img, err := images.GetImage(c, ref, nil)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s from image %s: %w", file, ref, e.translate(ctx, err))
-	}
-	file = path.Clean("/" + file)
-	inEtc := path.Dir(file) == "/etc"
-	if inEtc {
-		if b, ok, err := e.etc.file(img.ID, path.Base(file)); ok {
-			if err != nil {
-				return nil, fmt.Errorf("reading %s from image %s: %w", file, ref, err)
-			}
-			return b, nil
-		}
+		return "", fmt.Errorf("inspecting the image: %w", e.translate(ctx, err))
 	}
 	s := specgen.NewSpecGenerator(img.ID, false)
 	// Create needs a command when the image has none; it never runs.
 	s.Entrypoint = []string{"/hpr-never-runs"}
-	s.Labels = map[string]string{runtime.LabelVersion: "read-image-file"}
+	s.Labels = map[string]string{runtime.LabelVersion: "read-image-files"}
 	r, err := containers.CreateWithSpec(c, s, nil)
 	if err != nil {
-		return nil, fmt.Errorf("creating a container of %s to read %s: %w", ref, file, e.translate(ctx, err))
+		return "", fmt.Errorf("creating a container: %w", e.translate(ctx, err))
 	}
-	defer e.removeQuietly(ctx, r.ID)
-	if inEtc {
-		if err := e.readEtc(ctx, r.ID, img.ID); err != nil {
-			return nil, fmt.Errorf("reading %s from image %s: %w", file, ref, err)
-		}
-		if b, ok, err := e.etc.file(img.ID, path.Base(file)); ok {
-			if err != nil {
-				return nil, fmt.Errorf("reading %s from image %s: %w", file, ref, err)
-			}
-			return b, nil
-		}
-		// Not a small regular file: read it alone, which says what it is.
-	}
-	var buf bytes.Buffer
-	if err := e.copyOut(ctx, r.ID, file, &buf); err != nil {
-		return nil, fmt.Errorf("reading %s from image %s: %w", file, ref, err)
-	}
-	b, err := untarFile(&buf, path.Base(file))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s from image %s: %w", file, ref, err)
-	}
-	return b, nil
+	return r.ID, nil
 }
 
-// readEtc copies /etc out of a container that has not started (so its /etc
-// is its image's) into the cache under imageID.
-func (e *Engine) readEtc(ctx context.Context, id, imageID string) error {
+// readContainerFile copies one regular file out of a container.
+func (e *Engine) readContainerFile(ctx context.Context, id, file string) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := e.copyOut(ctx, id, "/etc", &buf); err != nil {
-		return err
+	if err := e.copyOut(ctx, id, file, &buf); err != nil {
+		return nil, err
 	}
-	files, err := etcFiles(&buf)
-	if err != nil {
-		return err
-	}
-	e.etc.put(imageID, files)
-	return nil
+	return untarFile(&buf, path.Base(file))
 }
 
 // copyOut writes the tar of file in container id to w.
@@ -153,6 +130,10 @@ func (e *Engine) copyOut(ctx context.Context, id, file string, w io.Writer) erro
 	}
 	return nil
 }
+
+// maxImageFile bounds what ReadImageFiles reads of one file; it is meant for
+// /etc/passwd and the like.
+const maxImageFile = 16 << 20
 
 // untarFile returns the content of the regular file name in a tar stream.
 func untarFile(r io.Reader, name string) ([]byte, error) {
@@ -171,89 +152,11 @@ func untarFile(r io.Reader, name string) ([]byte, error) {
 		if h.Typeflag != tar.TypeReg {
 			return nil, fmt.Errorf("%s is not a regular file (tar type %q)", name, h.Typeflag)
 		}
+		if h.Size > maxImageFile {
+			return nil, fmt.Errorf("%s is %d bytes, more than %d", name, h.Size, maxImageFile)
+		}
 		return io.ReadAll(tr)
 	}
-}
-
-// maxEtcFile bounds what etcFiles keeps of one file.
-const maxEtcFile = 1 << 20
-
-// etcFiles reads the entries directly in etc/ of a tar of /etc: the content
-// of small regular files, nil for anything else.
-func etcFiles(r io.Reader) (map[string][]byte, error) {
-	files := map[string][]byte{}
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return files, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading archive of /etc: %w", err)
-		}
-		name := path.Clean(h.Name)
-		if path.Dir(name) != "etc" {
-			continue
-		}
-		files[path.Base(name)] = nil
-		if h.Typeflag == tar.TypeReg && h.Size <= maxEtcFile {
-			b, err := io.ReadAll(tr)
-			if err != nil {
-				return nil, fmt.Errorf("reading archive of /etc: %w", err)
-			}
-			files[path.Base(name)] = append([]byte{}, b...) // never nil
-		}
-	}
-}
-
-// etcCache keeps the small regular files directly in /etc of images, by
-// image ID (images are immutable). hpr reads an image's /etc/passwd and
-// then its /etc/group to plan; through Podman's archive endpoint each read
-// costs 200–400 ms whatever its size (the service mounts the container and
-// re-executes itself to stat and to copy), so one read of /etc serves both.
-type etcCache struct {
-	mu    sync.Mutex
-	files map[string]map[string][]byte // image ID → name in /etc → content
-	order []string                     // image IDs, oldest first
-}
-
-// maxEtcImages bounds the images etcCache remembers.
-const maxEtcImages = 16
-
-func (c *etcCache) put(imageID string, files map[string][]byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.files == nil {
-		c.files = map[string]map[string][]byte{}
-	}
-	if _, ok := c.files[imageID]; !ok {
-		c.order = append(c.order, imageID)
-	}
-	c.files[imageID] = files
-	for len(c.order) > maxEtcImages {
-		delete(c.files, c.order[0])
-		c.order = c.order[1:]
-	}
-}
-
-// file returns /etc/name of an image. ok is false when the image is not
-// cached or the entry is not a small regular file; then the caller reads
-// it another way. An absent file is ok with an error wrapping ErrNotFound.
-func (c *etcCache) file(imageID, name string) (b []byte, ok bool, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	files, cached := c.files[imageID]
-	if !cached {
-		return nil, false, nil
-	}
-	b, present := files[name]
-	switch {
-	case !present:
-		return nil, true, fmt.Errorf("/etc/%s is not in the image: %w", name, runtime.ErrNotFound)
-	case b == nil:
-		return nil, false, nil
-	}
-	return bytes.Clone(b), true, nil
 }
 
 // removeQuietly force-removes a container hpr made for its own use. It runs

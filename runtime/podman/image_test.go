@@ -4,10 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
-	"fmt"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/hostpersist/hpr/runtime"
 )
@@ -43,48 +40,5 @@ func TestUntarFile(t *testing.T) {
 	}
 	if _, err := untarFile(bytes.NewReader(etcArchive(t)), "etc/mtab"); err == nil || errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("untarFile(symlink) error = %v, want not a regular file", err)
-	}
-}
-
-func TestEtcCache(t *testing.T) {
-	files, err := etcFiles(bytes.NewReader(etcArchive(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(map[string][]byte{
-		"passwd": []byte("root:x:0:0::/root:/bin/sh\n"), "group": {}, "mtab": nil,
-	}, files); diff != "" {
-		t.Errorf("etcFiles (-want +got):\n%s", diff)
-	}
-	var c etcCache
-	if _, ok, _ := c.file("img", "passwd"); ok {
-		t.Error("empty cache answered")
-	}
-	c.put("img", files)
-	tests := []struct {
-		name     string
-		want     string
-		ok       bool
-		notFound bool
-	}{
-		{name: "passwd", want: "root:x:0:0::/root:/bin/sh\n", ok: true},
-		{name: "group", want: "", ok: true},
-		{name: "mtab"},                             // not a regular file: read it another way
-		{name: "shadow", ok: true, notFound: true}, // known to be absent
-	}
-	for _, tt := range tests {
-		b, ok, err := c.file("img", tt.name)
-		if ok != tt.ok || string(b) != tt.want || errors.Is(err, runtime.ErrNotFound) != tt.notFound {
-			t.Errorf("file(%s) = %q, %v, %v", tt.name, b, ok, err)
-		}
-	}
-	for i := range maxEtcImages {
-		c.put(fmt.Sprint(i), files)
-	}
-	if _, ok, _ := c.file("img", "passwd"); ok {
-		t.Error("the oldest image was not evicted")
-	}
-	if _, ok, _ := c.file("0", "passwd"); !ok {
-		t.Error("a recent image was evicted")
 	}
 }

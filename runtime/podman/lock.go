@@ -16,13 +16,18 @@ import (
 // service, across hpr processes. Rootless Podman 4.3.1 reads the subordinate
 // id ranges for every keep-id create through libsubid, which is not safe for
 // concurrent use: under parallel creates the service fails one with "keep-id
-// requires additional UIDs or GIDs defined in /etc/subuid" (1 of 20 parallel
-// runs here), or dies of a SIGSEGV in subid_get_uid_ranges (seen once in
-// `make bench`, during concurrent conformance probes). The lock is an flock
-// on a file under $XDG_RUNTIME_DIR/hpr, one per endpoint, held for the create
-// request only (10–15 ms). Where no lock file can be made, creates go
-// unserialised, as before.
+// requires additional UIDs or GIDs defined in /etc/subuid", or dies of a
+// SIGSEGV in subid_get_uid_ranges (seen in `make bench`, during concurrent
+// conformance probes). The lock is an flock on a file under
+// $XDG_RUNTIME_DIR/hpr, one per endpoint, held for the create request only.
+// Where no lock file can be made, creates go unserialised.
 func lockKeepIDCreate(ctx context.Context, endpoint string) (unlock func(), err error) {
+	return lockEndpoint(ctx, endpoint, nil)
+}
+
+// lockEndpoint is lockKeepIDCreate; busy, when not nil, is called each time
+// the lock is found held by another.
+func lockEndpoint(ctx context.Context, endpoint string, busy func()) (unlock func(), err error) {
 	f, err := openLockFile(endpoint)
 	if err != nil {
 		return func() {}, nil
@@ -38,6 +43,9 @@ func lockKeepIDCreate(ctx context.Context, endpoint string) (unlock func(), err 
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
 			f.Close()
 			return func() {}, nil
+		}
+		if busy != nil {
+			busy()
 		}
 		select {
 		case <-ctx.Done():

@@ -3,6 +3,7 @@ package podman
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -25,18 +26,30 @@ func TestLockKeepIDCreate(t *testing.T) {
 	if _, err := lockKeepIDCreate(ctx, ep); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("second lock while held = %v, want it to wait until the context ends", err)
 	}
-	got := make(chan time.Time, 1)
+	// A waiter that has found the lock held takes it once it is released,
+	// and not before.
+	busy := make(chan struct{}, 1)
+	var released atomic.Bool
+	got := make(chan error, 1)
 	go func() {
-		u, err := lockKeepIDCreate(t.Context(), ep)
+		u, err := lockEndpoint(t.Context(), ep, func() {
+			select {
+			case busy <- struct{}{}:
+			default:
+			}
+		})
 		if err == nil {
 			u()
+			if !released.Load() {
+				err = errors.New("taken before the first was released")
+			}
 		}
-		got <- time.Now()
+		got <- err
 	}()
-	time.Sleep(30 * time.Millisecond)
-	released := time.Now()
+	<-busy
+	released.Store(true)
 	unlock()
-	if at := <-got; at.Before(released) {
-		t.Errorf("second lock taken %v before the first was released", released.Sub(at))
+	if err := <-got; err != nil {
+		t.Errorf("second lock: %v", err)
 	}
 }

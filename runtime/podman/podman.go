@@ -44,8 +44,6 @@ type Engine struct {
 	conn context.Context
 	// closeConn cancels conn.
 	closeConn context.CancelCauseFunc
-	// etc remembers images' identity files; see etcCache.
-	etc etcCache
 	// attachFailed holds the OCI runtime's complaint about a container's
 	// command when Attach met it (id → error); Start reports it.
 	attachFailed sync.Map
@@ -88,9 +86,9 @@ func connect(ctx context.Context, endpoint string, pingFirst bool) (*Engine, err
 		return nil, fmt.Errorf("connecting to %s: scheme %q: %w (use unix:// or tcp://)", endpoint, u.Scheme, runtime.ErrUnsupported)
 	}
 
-	// The bindings' own ping retries a failed dial three times, sleeping
-	// 0.6 s in all, and has no timeout: ping first with a bounded one,
-	// unless the caller just did.
+	// The bindings' own ping retries a failed dial, sleeping between tries,
+	// and has no timeout: ping first with a bounded one, unless the caller
+	// just did.
 	if pingFirst {
 		if err := ping(ctx, network, addr); err != nil {
 			if ctx.Err() != nil {
@@ -132,9 +130,8 @@ func connect(ctx context.Context, endpoint string, pingFirst bool) (*Engine, err
 
 // warmCodecs builds jsoniter's encoder for the container spec (the
 // bindings' create marshals it with jsoniter) on another core, while hpr
-// inspects the image and plans: built on first use, inside the create, it
-// cost 2–4 ms of every run (create 16–17.5 ms against 12.7–14.7 warmed, in
-// HPR_TRACE medians of 20 runs on rootless Podman).
+// inspects the image and plans: built on first use, it would be built inside
+// the create, on the run's critical path (BENCHMARKS.md, measure 1).
 func warmCodecs() {
 	_, _ = jsoniter.MarshalToString(specgen.NewSpecGenerator("", false))
 }
@@ -178,7 +175,7 @@ func (e *Engine) call(ctx context.Context) (context.Context, context.CancelFunc)
 
 // untilDone runs f, a bindings call made with a context from call, and
 // returns when f does or as soon as ctx ends, with ctx's error: a request
-// whose context ends fails at once, but the bindings then sleep 0.6 s
+// whose context ends fails at once, but the bindings then sleep before
 // retrying it. For calls that block for long (Wait, Exec, Build).
 func untilDone(ctx context.Context, f func() error) error {
 	done := make(chan error, 1)
@@ -220,19 +217,7 @@ func (e *Engine) Info(ctx context.Context) (runtime.Info, error) {
 		UIDMap:     idRanges(in.Host.IDMappings.UIDMap),
 		GIDMap:     idRanges(in.Host.IDMappings.GIDMap),
 	}
-	mode, err := facts.Mode()
-	if err != nil {
-		return runtime.Info{}, fmt.Errorf("classifying %s: %w", e.endpoint, err)
-	}
-	return runtime.Info{
-		Endpoint:      e.endpoint,
-		Local:         e.socket != "",
-		Facts:         facts,
-		Mode:          mode,
-		OS:            in.Host.OS,
-		Arch:          in.Host.Arch,
-		StorageDriver: in.Store.GraphDriverName,
-	}, nil
+	return runtime.NewInfo(e.endpoint, facts, runtime.Platform{OS: in.Host.OS, Arch: in.Host.Arch, StorageDriver: in.Store.GraphDriverName})
 }
 
 func idRanges(m []idtools.IDMap) []idmap.IDRange {
@@ -337,7 +322,8 @@ func classifyText(s string) error {
 		strings.Contains(l, "no container with name or id"),
 		strings.Contains(l, "image not known"), strings.Contains(l, "volume not known"):
 		return runtime.ErrNotFound
-	case strings.HasPrefix(l, "409 "):
+	case strings.HasPrefix(l, "409 "),
+		strings.Contains(l, "name is already in use"), strings.Contains(l, "is already in use by"):
 		return runtime.ErrConflict
 	}
 	return nil

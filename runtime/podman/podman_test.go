@@ -204,6 +204,7 @@ func TestClassifySocketErrors(t *testing.T) {
 		{fmt.Errorf("reading: %w", syscall.ECONNRESET), runtime.ErrUnreachable},
 		{&errorhandling.ErrorModel{Message: "x", ResponseCode: 409}, runtime.ErrConflict},
 		{errors.New("404 Not Found"), runtime.ErrNotFound},
+		{&errorhandling.ErrorModel{Message: `creating container storage: the container name "x" is already in use by 3bc5. You have to remove that container to be able to reuse that name: that name is already in use`, ResponseCode: 500}, runtime.ErrConflict},
 		{errors.New("something else"), nil},
 	}
 	for _, tt := range tests {
