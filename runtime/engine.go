@@ -50,6 +50,12 @@ type Info struct {
 	OS            string
 	Arch          string
 	StorageDriver string
+	// SELinux is true when the engine labels containers with SELinux (its
+	// host enforces it): Docker's SecurityOptions name=selinux, libpod's
+	// Host.Security.SELinuxEnabled. A bind mount is then denied to the
+	// container unless labelling is disabled or the mount relabelled (see
+	// SELinuxLabel).
+	SELinux bool
 }
 
 // Image is what hpr needs to know about a local image.
@@ -98,6 +104,10 @@ type Mount struct {
 	Source   string
 	Target   string
 	ReadOnly bool
+	// Project marks the project's mount: ContainerSpec.SELinux private
+	// relabels it for this container alone (other bind mounts, hpr's own
+	// files, are relabelled shared).
+	Project bool
 }
 
 // VolumeMount mounts a named volume.
@@ -152,6 +162,9 @@ type ContainerSpec struct {
 	CapDrop            []string
 	CapAdd             []string
 	AllowNewPrivileges bool
+	// SELinux is how the container meets SELinux labels: label=disable, or
+	// its bind mounts relabelled; "" asks for nothing (see SELinuxFor).
+	SELinux SELinuxLabel
 }
 
 // Streams connects a container's standard streams. With TTY there is one

@@ -157,7 +157,17 @@ func specGenerator(cs runtime.ContainerSpec) (*specgen.SpecGenerator, error) {
 		if m.ReadOnly {
 			opts = append(opts, "ro")
 		}
+		relabel, err := cs.Relabel(m)
+		if err != nil {
+			return nil, err
+		}
+		if relabel != "" {
+			opts = append(opts, relabel)
+		}
 		s.Mounts = append(s.Mounts, spec.Mount{Type: "bind", Source: m.Source, Destination: m.Target, Options: opts})
+	}
+	if cs.SELinux == runtime.SELinuxDisable {
+		s.SelinuxOpts = append(s.SelinuxOpts, "disable")
 	}
 	for _, t := range cs.Tmpfs {
 		// Podman 4 rejects uid= and gid=; U makes the tmpfs the container
