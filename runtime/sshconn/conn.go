@@ -254,10 +254,18 @@ func (t Target) output(ctx context.Context, remote ...string) (string, error) {
 	case <-ctx.Done():
 		p.stop()
 		<-p.exited
-		return "", &Error{Dest: t.Dest(), Cause: "no answer in time (" + context.Cause(ctx).Error() + ")"}
+		return "", &Error{Dest: t.Dest(), Cause: ended(ctx)}
 	}
 	if err := p.failure(); err != nil {
 		return "", err
 	}
 	return out.String(), nil
+}
+
+// ended says why ctx ended, as the cause of a connection it cut short.
+func ended(ctx context.Context) string {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return "no answer (timed out)"
+	}
+	return context.Cause(ctx).Error()
 }

@@ -105,7 +105,6 @@ func (t Target) args(extra []string, remote ...string) []string {
 	a := []string{
 		"-o", "BatchMode=yes",
 		"-o", fmt.Sprintf("ConnectTimeout=%d", int(ConnectTimeout/time.Second)),
-		"-o", "LogLevel=ERROR", // no "Permanently added ..." chatter in the causes
 		"-T",
 	}
 	if t.Identity != "" {

@@ -19,9 +19,10 @@ import (
 // connection per ssh process, as for Docker, is not open to Podman.) The
 // local socket is made in a fresh 0700 directory: only its user reaches it.
 type Tunnel struct {
-	dir  string
-	sock string
-	p    *proc
+	dir    string
+	sock   string
+	remote string // the engine's socket on the remote host
+	p      *proc
 }
 
 // tunnelPoll is how often Tunnel checks whether ssh has made the socket.
@@ -43,7 +44,7 @@ func (t Target) Tunnel(ctx context.Context, runtimeDir string) (*Tunnel, error) 
 	if err != nil {
 		return nil, &Error{Dest: t.Dest(), Cause: "making a directory for the tunnel's socket: " + err.Error()}
 	}
-	tu := &Tunnel{dir: dir, sock: filepath.Join(dir, "engine.sock")}
+	tu := &Tunnel{dir: dir, sock: filepath.Join(dir, "engine.sock"), remote: remote}
 	args := t.args([]string{"-N", "-o", "ExitOnForwardFailure=yes", "-L", tu.sock + ":" + remote})
 	if tu.p, err = run(t.Dest(), args, func(*exec.Cmd) {}); err != nil {
 		os.RemoveAll(dir)
@@ -71,7 +72,7 @@ func (tu *Tunnel) wait(ctx context.Context) error {
 			}
 			return &Error{Dest: tu.p.dest, Cause: "ssh ended before forwarding the engine's socket"}
 		case <-ctx.Done():
-			return &Error{Dest: tu.p.dest, Cause: "no answer in time (" + context.Cause(ctx).Error() + ")"}
+			return &Error{Dest: tu.p.dest, Cause: ended(ctx)}
 		case <-tick.C:
 		}
 	}
@@ -80,13 +81,26 @@ func (tu *Tunnel) wait(ctx context.Context) error {
 // URI is the local socket's unix:// URI.
 func (tu *Tunnel) URI() string { return "unix://" + tu.sock }
 
+// errWait is how long Err waits for ssh to say why it closed a connection:
+// it writes that on its stderr just before it closes the connection, and
+// the client may see the close first.
+const errWait = 200 * time.Millisecond
+
 // Err says why the tunnel failed a connection or ended, in ssh's words (an
 // *Error), or nil: a client of the socket only sees its connection close.
+// Call it after a connection failed.
 func (tu *Tunnel) Err() error {
+	deadline := time.Now().Add(errWait)
+	for tu.p.stderr.String() == "" && !tu.p.done() && time.Now().Before(deadline) {
+		time.Sleep(tunnelPoll)
+	}
 	if err := tu.p.failure(); err != nil {
 		return err
 	}
 	if line := lastLine(tu.p.stderr.String()); line != "" {
+		if strings.Contains(line, "open failed") { // sshd says no more than that
+			line += " (is the engine's socket " + tu.remote + " there, and may that user use it?)"
+		}
 		return &Error{Dest: tu.p.dest, Cause: line}
 	}
 	if tu.p.done() {
