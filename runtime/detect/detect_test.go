@@ -3,6 +3,7 @@ package detect
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -49,5 +50,51 @@ func TestPickNothingAnswers(t *testing.T) {
 func TestOpenUnknownKind(t *testing.T) {
 	if _, err := Open(context.Background(), "unix:///nowhere.sock", idmap.Kind("lxc")); err == nil {
 		t.Error("no error for an unknown kind")
+	}
+}
+
+// An ssh engine that cannot be reached fails within about two seconds, in
+// one line naming the host and why: refused, unroutable (TEST-NET-1), or a
+// server that accepts and never says a word, for Docker's dial-stdio and
+// for Podman's tunnel alike.
+func TestPickSSHUnreachable(t *testing.T) {
+	dir := home(t)
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	mute := "ssh://nobody@" + silent.Addr().String()
+	for _, tc := range []struct{ engine, host string }{
+		{"ssh://nobody@127.0.0.1:1", "127.0.0.1"},
+		{"ssh://nobody@192.0.2.1", "192.0.2.1"},
+		{mute, "127.0.0.1"},
+		{mute + "/run/user/1000/podman/podman.sock", "127.0.0.1"},
+	} {
+		t.Run(tc.engine, func(t *testing.T) {
+			o := Options{Engine: tc.engine, Getenv: env(map[string]string{"HOME": dir, "XDG_RUNTIME_DIR": dir})}
+			start := time.Now()
+			_, err := Pick(context.Background(), o)
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("took %v, want about 2 s at most", d)
+			}
+			if !errors.Is(err, runtime.ErrUnreachable) {
+				t.Fatalf("error %v, want ErrUnreachable", err)
+			}
+			msg := err.Error()
+			t.Log(msg)
+			if strings.Contains(msg, "\n") || !strings.Contains(msg, tc.host) || !strings.Contains(msg, tc.engine+": ") {
+				t.Errorf("error is not one line naming %s and the cause: %q", tc.host, msg)
+			}
+		})
 	}
 }
