@@ -103,6 +103,9 @@ func (o Options) dockerContext(name string) (c Candidate, found bool, err error)
 // when name is empty. found is false when there is no such connection (or
 // no default).
 func podmanConnection(name string) (c Candidate, found bool, err error) {
+	if !podmanMayConnect() {
+		return Candidate{}, false, nil
+	}
 	cfg, err := podmanconfig.New(nil)
 	if err != nil {
 		return Candidate{}, false, fmt.Errorf("reading Podman's containers.conf: %w", err)
@@ -142,21 +145,50 @@ func podmanConnectionsFile() string {
 	return filepath.Join(podmanUserConfDir(), "podman-connections.json")
 }
 
+// podmanConfFiles are the containers.conf files Podman reads, in
+// containers.conf(5)'s order.
+func podmanConfFiles() []string {
+	if f := os.Getenv("CONTAINERS_CONF"); f != "" {
+		return []string{f}
+	}
+	files := []string{"/usr/share/containers/containers.conf", "/etc/containers/containers.conf"}
+	more, _ := filepath.Glob("/etc/containers/containers.conf.d/*.conf")
+	files = append(files, more...)
+	files = append(files, filepath.Join(podmanUserConfDir(), "containers.conf"))
+	more, _ = filepath.Glob(filepath.Join(podmanUserConfDir(), "containers.conf.d", "*.conf"))
+	return append(files, more...)
+}
+
+// podmanMayConnect reports whether any file could define a Podman
+// connection: the connections file exists, or a containers.conf has a line
+// (not a comment: the shipped default has commented examples) about service
+// destinations. Parsing every containers.conf, as the config library does,
+// costs each run milliseconds; most machines define no connection.
+func podmanMayConnect() bool {
+	if _, err := os.Stat(podmanConnectionsFile()); err == nil {
+		return true
+	}
+	for _, f := range podmanConfFiles() {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for l := range strings.Lines(string(data)) {
+			l = strings.TrimSpace(l)
+			if !strings.HasPrefix(l, "#") && (strings.Contains(l, "service_destinations") || strings.Contains(l, "active_service")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // podmanConfFile names, for messages, the containers.conf that defines
 // connection name: the config library merges them all and does not say.
 // It is the last file, in containers.conf(5)'s order, that mentions it.
 func podmanConfFile(name string) string {
-	files := []string{os.Getenv("CONTAINERS_CONF")}
-	if files[0] == "" {
-		files = []string{"/usr/share/containers/containers.conf", "/etc/containers/containers.conf"}
-		more, _ := filepath.Glob("/etc/containers/containers.conf.d/*.conf")
-		files = append(files, more...)
-		files = append(files, filepath.Join(podmanUserConfDir(), "containers.conf"))
-		more, _ = filepath.Glob(filepath.Join(podmanUserConfDir(), "containers.conf.d", "*.conf"))
-		files = append(files, more...)
-	}
 	found := "containers.conf"
-	for _, f := range files {
+	for _, f := range podmanConfFiles() {
 		if data, err := os.ReadFile(f); err == nil && strings.Contains(string(data), name) && strings.Contains(string(data), "service_destinations") {
 			found = f
 		}

@@ -267,28 +267,53 @@ func contextDir(t *testing.T, h, name string) string {
 	return filepath.Base(meta[0])
 }
 
-// A current context naming a missing socket fails Pick fast, naming the
-// context's file, and hpr starts no engine of its own in its place.
-func TestPickContextMissingSocket(t *testing.T) {
-	h := home(t)
-	sock := filepath.Join(h, "gone", "docker.sock")
-	dockerContexts(t, h, "desk", map[string]string{"desk": "unix://" + sock})
-	o := Options{Getenv: func(k string) string { return map[string]string{"HOME": h, "XDG_RUNTIME_DIR": h}[k] }}
-	start := time.Now()
-	_, err := Pick(context.Background(), o)
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("took %v, want under 2 s", d)
-	}
-	if !errors.Is(err, runtime.ErrUnreachable) {
-		t.Fatalf("error %v, want ErrUnreachable", err)
-	}
-	meta, _ := filepath.Glob(filepath.Join(h, ".docker", "contexts", "meta", "*", "meta.json"))
-	for _, w := range append(meta, sock+": no such socket", "context desk (current)") {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("error %q does not say %q", err, w)
-		}
-	}
-	if strings.Contains(err.Error(), "private") {
-		t.Errorf("hpr tried a private podman service in place of the context: %v", err)
+// A current context or default connection naming a missing socket fails
+// Pick fast, naming its file, and hpr starts no engine of its own in its
+// place (podman is installed on the machines that run this).
+func TestPickMissingSocket(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		setup  func(t *testing.T, h, sock string)
+		source string
+		file   func(h string) string
+	}{
+		{"docker context", func(t *testing.T, h, sock string) {
+			dockerContexts(t, h, "desk", map[string]string{"desk": "unix://" + sock})
+		}, "context desk (current)", func(h string) string {
+			meta, _ := filepath.Glob(filepath.Join(h, ".docker", "contexts", "meta", "*", "meta.json"))
+			return strings.Join(meta, " ")
+		}},
+		{"podman connection", func(t *testing.T, h, sock string) {
+			podmanConnections(t, h, "pm", map[string]map[string]any{"pm": {"URI": "unix://" + sock}})
+		}, "connection pm (default)", func(h string) string {
+			return filepath.Join(h, ".config", "containers", "podman-connections.json")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := home(t)
+			sock := filepath.Join(h, "gone", "engine.sock")
+			tc.setup(t, h, sock)
+			o := Options{Getenv: func(k string) string { return map[string]string{"HOME": h, "XDG_RUNTIME_DIR": h}[k] }}
+			start := time.Now()
+			e, err := Pick(context.Background(), o)
+			if err == nil {
+				e.Close()
+				t.Fatalf("Pick used %s (%s) in place of the %s", e.About.Endpoint, e.Source, tc.name)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("took %v, want under 2 s", d)
+			}
+			if !errors.Is(err, runtime.ErrUnreachable) {
+				t.Fatalf("error %v, want ErrUnreachable", err)
+			}
+			for _, w := range []string{tc.file(h), sock + ": no such socket", tc.source} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "private") {
+				t.Errorf("hpr tried a private podman service in place of the %s: %v", tc.name, err)
+			}
+		})
 	}
 }
