@@ -37,8 +37,11 @@ func TestInfoSELinux(t *testing.T) {
 		// SELinux on, as Fedora ships it.
 		{"fedora rootless", libpodInfo(true, true, keepID), true, idmap.PodmanRootless},
 		// A rootful podman machine runs Fedora CoreOS, SELinux on
-		// (github.com/containers/podman/issues/12097, #21074).
+		// (github.com/podman-container-tools/podman/issues/12097, #21074).
 		{"podman machine rootful", libpodInfo(false, true, "null"), true, idmap.PodmanRootful},
+		// A podman machine as it comes, rootless, its VM user given the Mac
+		// user's uid, 502 (github.com/podman-container-tools/podman/issues/17560).
+		{"podman machine rootless", libpodInfo(true, true, `[{"container_id":0,"host_id":502,"size":1},{"container_id":1,"host_id":100000,"size":1000000}]`), true, idmap.PodmanRootless},
 		// This machine's Debian services.
 		{"debian rootless", libpodInfo(true, false, keepID), false, idmap.PodmanRootless},
 	} {
