@@ -46,7 +46,10 @@ func userConfig(t *testing.T, current string, contexts map[string]string, def st
 			map[string]any{"Connection": map[string]any{"Default": def, "Connections": c}})
 	}
 	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config")}
-	for _, k := range []string{"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "CONTAINER_HOST", "CONTAINER_CONNECTION", "HPR_ENGINE", "CONTAINERS_CONF", "PODMAN_CONNECTIONS_CONF"} {
+	// Empty is unset for these; not for CONTAINERS_CONF and
+	// PODMAN_CONNECTIONS_CONF, which Podman's config library looks up (the
+	// test runs without them).
+	for _, k := range []string{"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "CONTAINER_HOST", "CONTAINER_CONNECTION", "HPR_ENGINE"} {
 		env = append(env, k+"=")
 	}
 	return env

@@ -55,7 +55,7 @@ func inspect(t *testing.T, e *detect.Engine, id string) inspected {
 // TestSELinuxOptions: on every engine, the container hpr creates carries
 // the labelling asked for, as the engine itself reports it: label=disable,
 // or the project's mount relabelled z (shared) or Z (private) with hpr's
-// own files z. These engines enforce no SELinux; they keep the options all
+// own files z (read-only here, so "ro,z"). These engines enforce no SELinux; they keep the options all
 // the same, which is what is checked here (the decision is unit-tested).
 func TestSELinuxOptions(t *testing.T) {
 	testenv.NonRoot(t)
@@ -79,8 +79,8 @@ func TestSELinuxOptions(t *testing.T) {
 		}{
 			{runtime.SELinuxNone, false, "", ""},
 			{runtime.SELinuxDisable, true, "", ""},
-			{runtime.SELinuxShared, false, "z", "z"},
-			{runtime.SELinuxPrivate, false, "Z", "z"},
+			{runtime.SELinuxShared, false, "z", "ro,z"},
+			{runtime.SELinuxPrivate, false, "Z", "ro,z"},
 		} {
 			id, err := e.Create(ctx, runtime.ContainerSpec{
 				Image: "debian:bookworm-slim", Cmd: []string{"true"}, Plan: p.Plan,

@@ -167,7 +167,7 @@ func specGenerator(cs runtime.ContainerSpec) (*specgen.SpecGenerator, error) {
 		s.Mounts = append(s.Mounts, spec.Mount{Type: "bind", Source: m.Source, Destination: m.Target, Options: opts})
 	}
 	if cs.SELinux == runtime.SELinuxDisable {
-		s.SelinuxOpts = append(s.SelinuxOpts, "disable")
+		disableLabels(s)
 	}
 	for _, t := range cs.Tmpfs {
 		// Podman 4 rejects uid= and gid=; U makes the tmpfs the container
@@ -312,7 +312,7 @@ func (e *Engine) Attach(ctx context.Context, id string, s runtime.Streams) (<-ch
 // closes it.
 func (e *Engine) hijackCall(ctx context.Context) (context.Context, context.CancelFunc, error) {
 	c, cancel := e.call(ctx)
-	pc, err := bindings.NewConnection(c, e.endpoint)
+	pc, err := bindings.NewConnection(c, e.bindingsURI())
 	if err != nil {
 		cancel()
 		return nil, nil, e.translate(ctx, err)

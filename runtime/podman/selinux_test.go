@@ -106,6 +106,10 @@ func TestSpecGeneratorSELinux(t *testing.T) {
 			if diff := cmp.Diff(tc.opts, s.SelinuxOpts); diff != "" {
 				t.Errorf("selinux_opts (-want +got)\n%s", diff)
 			}
+			// Inspect reports security options from this annotation.
+			if got, want := s.Annotations["io.podman.annotations.label"], strings.Join(tc.opts, ",label="); got != want {
+				t.Errorf("label annotation %q, want %q", got, want)
+			}
 			if diff := cmp.Diff(tc.mounts, mounts); diff != "" {
 				t.Errorf("mount options (-want +got)\n%s", diff)
 			}

@@ -42,6 +42,15 @@ func tunnel(ctx context.Context, endpoint string, opts []Option) (*sshconn.Tunne
 	return tu, nil
 }
 
+// bindingsURI is where the bindings connect: the tunnel's socket for an
+// ssh:// endpoint, the endpoint otherwise.
+func (e *Engine) bindingsURI() string {
+	if e.forward != nil {
+		return e.forward.URI()
+	}
+	return e.endpoint
+}
+
 // forwarded replaces err, a connection the tunnel closed, with why its ssh
 // failed it, when it says.
 func (e *Engine) forwarded(err error) error {
