@@ -242,8 +242,11 @@ func (t *tail) String() string {
 	return string(t.b)
 }
 
-// output runs a remote command and returns what it printed, within ctx.
-func (t Target) output(ctx context.Context, remote ...string) (string, error) {
+// Output runs a command on the remote host and returns what it printed on
+// stdout, within ctx; a failure is an *Error with its last words. ssh joins
+// the words with spaces for the remote user's shell: quote what must stay
+// one word.
+func (t Target) Output(ctx context.Context, remote ...string) (string, error) {
 	var out bytes.Buffer
 	p, err := run(t.Dest(), t.args(nil, remote...), func(cmd *exec.Cmd) { cmd.Stdout = &out })
 	if err != nil {

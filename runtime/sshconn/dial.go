@@ -32,7 +32,7 @@ func (t Target) socketPath(ctx context.Context) (string, error) {
 	if t.Path != "" {
 		return t.Path, nil
 	}
-	out, err := t.output(ctx, "podman", "info", "--format", "'{{.Host.RemoteSocket.Path}}'")
+	out, err := t.Output(ctx, "podman", "info", "--format", "'{{.Host.RemoteSocket.Path}}'")
 	if err != nil {
 		return "", err
 	}

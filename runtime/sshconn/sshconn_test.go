@@ -272,3 +272,32 @@ func TestTunnel(t *testing.T) {
 		}
 	})
 }
+
+// Output returns the remote command's stdout; a failure is an *Error with
+// its last words; a context that ends cuts it short.
+func TestOutput(t *testing.T) {
+	target := Target{Host: "h"}
+	t.Run("prints", func(t *testing.T) {
+		fakeSSH(t, `echo /run/user/1000/podman/podman.sock`)
+		got, err := target.Output(context.Background(), "podman", "info")
+		if err != nil || got != "/run/user/1000/podman/podman.sock\n" {
+			t.Errorf("Output = %q, %v", got, err)
+		}
+	})
+	t.Run("fails", func(t *testing.T) {
+		fakeSSH(t, `echo "bash: line 1: podman: command not found" >&2; exit 127`)
+		_, err := target.Output(context.Background(), "podman", "info")
+		var se *Error
+		if !errors.As(err, &se) || !strings.Contains(se.Cause, "podman: command not found") {
+			t.Errorf("error %v, want the remote shell's words", err)
+		}
+	})
+	t.Run("cut short", func(t *testing.T) {
+		fakeSSH(t, `exec sleep 60`)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := target.Output(ctx, "true"); err == nil {
+			t.Error("no error from a cancelled context")
+		}
+	})
+}
