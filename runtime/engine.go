@@ -105,6 +105,10 @@ type Mount struct {
 	Source   string
 	Target   string
 	ReadOnly bool
+	// Project marks the project's mount: ContainerSpec.SELinux private
+	// relabels it for this container alone (other bind mounts, hpr's own
+	// files, are relabelled shared).
+	Project bool
 }
 
 // VolumeMount mounts a named volume. Create hands the volume's root to the
@@ -169,6 +173,9 @@ type ContainerSpec struct {
 	CapDrop            []string
 	CapAdd             []string
 	AllowNewPrivileges bool
+	// SELinux is how the container meets SELinux labels: label=disable, or
+	// its bind mounts relabelled; "" asks for nothing (see SELinuxFor).
+	SELinux SELinuxLabel
 }
 
 // Streams connects a container's standard streams. With TTY there is one

@@ -12,6 +12,12 @@ type Platform struct {
 	OS            string
 	Arch          string
 	StorageDriver string
+	// SELinux is true when the engine labels containers with SELinux (its
+	// host enforces it): Docker's SecurityOptions name=selinux, libpod's
+	// Host.Security.SELinuxEnabled. A bind mount is then denied to the
+	// container unless labelling is disabled or the mount relabelled (see
+	// SELinuxLabel).
+	SELinux bool
 }
 
 // NewInfo makes the Info of the engine at endpoint from the facts its

@@ -12,6 +12,13 @@
 # the Debian mirror configured in this machine's apt sources; nothing is pulled
 # from a registry).
 #
+# It also starts an sshd of its own on 127.0.0.1 only (its own port, host key
+# and config; key-only logins for the test user and a second local user), so
+# that ssh://hprtest@127.0.0.1:PORT reaches these engines, and creates that
+# second user (hprlocal: another uid, no engines of its own) holding a key that
+# logs in as the test user, so tests can run hpr as someone whose uid differs
+# from the remote user's.
+#
 # usage: scripts/engines.sh up | down | status | env
 #
 #   up      install what is missing, create the test user, start what is not
@@ -19,10 +26,16 @@
 #   down    stop what `up` started (by the pid files it wrote), nothing else.
 #   status  one line per engine: up/down, endpoint, pid.
 #   env     shell `export` lines: HPR_TEST_USER, HPR_TEST_UID, HPR_TEST_GID,
-#           HPR_TEST_ENGINES ("mode=endpoint ..." for every engine that is up).
+#           HPR_TEST_ENGINES ("mode=endpoint ..." for every engine that is up);
+#           while the harness's sshd answers, also HPR_SSH_HOST, HPR_SSH_PORT,
+#           HPR_LOCAL_USER, HPR_LOCAL_UID, HPR_SSH_TEST_KEY (the test user's
+#           key: logs in as the test user and as the local user) and
+#           HPR_SSH_LOCAL_KEY (the local user's key: logs in as the test user).
 #
 # Environment: HPR_TEST_USER (default hprtest), HPR_TEST_UID (default 2000),
-# HPR_ENGINES (default: all five modes, space separated) to start a subset.
+# HPR_LOCAL_USER (default hprlocal), HPR_LOCAL_UID (default 2001),
+# HPR_SSH_PORT (default 2222), HPR_ENGINES (default: all five modes, space
+# separated) to start a subset.
 set -euo pipefail
 
 # The daemons started here live on after this script: they must not inherit
@@ -49,6 +62,11 @@ REMAP_BRIDGE=hpr-remap0
 REMAP_CIDR=10.213.0.1/24          # a private bridge of its own, local to this machine
 PODMAN_GROUP=hpr-podman           # owns /run/podman/podman.sock, like group docker does for Docker
 PODMAN_ROOTFUL_SOCK=/run/podman/podman.sock
+LOCAL_USER=${HPR_LOCAL_USER:-hprlocal}  # a second user, no engines: runs hpr over ssh to the test user
+LOCAL_UID=${HPR_LOCAL_UID:-2001}
+SSH_HOST=127.0.0.1                # the harness's sshd listens here only
+SSH_PORT=${HPR_SSH_PORT:-2222}
+SSH_DIR=/var/lib/hpr-harness/ssh  # its host key, config and authorized keys (root's)
 
 log() { printf '%s engines.sh: %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -134,9 +152,32 @@ install_packages() {
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
+  install_openssh
   # rootless networking (slirp4netns) needs /dev/net/tun for the test user.
   [ -c /dev/net/tun ] || { mkdir -p /dev/net; mknod /dev/net/tun c 10 200; }
   chmod 0666 /dev/net/tun
+}
+
+# install_openssh: openssh-server without the package's own daemon. Its
+# install scripts would start sshd on every address; a policy-rc.d that denies
+# every service start keeps them from it (one already there is put back after).
+install_openssh() {
+  if ! dpkg-query -W -f='${Status}' openssh-server 2>/dev/null | grep -q "install ok installed"; then
+    local policy=/usr/sbin/policy-rc.d saved=
+    if [ -e "$policy" ]; then saved=$policy.hpr-saved; mv "$policy" "$saved"; fi
+    printf '#!/bin/sh\n# written by hpr scripts/engines.sh while it installs openssh-server\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    log "installing openssh-server (service starts denied)"
+    local rc=0
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server openssh-client >/dev/null || rc=$?
+    rm -f "$policy"
+    if [ -n "$saved" ]; then mv "$saved" "$policy"; fi
+    [ $rc = 0 ] || die "installing openssh-server failed"
+  fi
+  # Only the harness's sshd, on 127.0.0.1, may listen.
+  if ss -Hltn 2>/dev/null | awk '{print $4}' | grep -qE '^(0\.0\.0\.0|\[::\]|\*):22$'; then
+    die "something listens on port 22 of every address (the package's sshd?): stop it; the harness runs its own on $SSH_HOST:$SSH_PORT"
+  fi
 }
 
 # --- 2. the test user ----------------------------------------------------------
@@ -178,6 +219,22 @@ EOF
 [storage]
 driver = "overlay"
 EOF
+}
+
+# ensure_local_user: a second user with a uid of its own and no engines (no
+# docker or podman group, no subordinate ids): it runs hpr over ssh as someone
+# other than the remote user. Both users' password fields are '*' (no
+# password), not '!' (locked): the harness's sshd runs without PAM, and
+# OpenSSH then refuses locked accounts even for key logins.
+ensure_local_user() {
+  if ! id "$LOCAL_USER" >/dev/null 2>&1; then
+    log "creating user $LOCAL_USER (uid $LOCAL_UID)"
+    useradd --create-home --uid "$LOCAL_UID" --user-group --shell /bin/bash --password '*' "$LOCAL_USER"
+  fi
+  local u
+  for u in "$TEST_USER" "$LOCAL_USER"; do
+    [ "$(getent shadow "$u" | cut -d: -f2)" = '*' ] || usermod --password '*' "$u"
+  done
 }
 
 rootful_podman_conf() {
@@ -308,7 +365,122 @@ up_podman_rootful() {
   chmod 0660 "$sock"
 }
 
-# --- 4. the base image -----------------------------------------------------------
+# --- 4. the harness's sshd ---------------------------------------------------------
+home_of() { getent passwd "$1" | cut -d: -f6; }
+
+# user_key USER: prints USER's ~/.ssh/id_ed25519, made by USER when missing
+# (the default identity, so plain `ssh` and hpr find it with no -i).
+user_key() {
+  local home; home=$(home_of "$1")
+  # shellcheck disable=SC2016
+  runuser -u "$1" -- sh -c '
+    umask 077; mkdir -p "$1/.ssh"
+    if [ ! -s "$1/.ssh/id_ed25519" ] || [ ! -s "$1/.ssh/id_ed25519.pub" ]; then
+      rm -f "$1/.ssh/id_ed25519" "$1/.ssh/id_ed25519.pub"
+      ssh-keygen -q -t ed25519 -N "" -C "$2@hpr-harness" -f "$1/.ssh/id_ed25519"
+    fi' sh "$home" "$1"
+  echo "$home/.ssh/id_ed25519"
+}
+
+# known_host USER: USER's known_hosts holds the harness's host key for
+# [127.0.0.1]:PORT, and no other key for that address.
+known_host() {
+  local kh line
+  kh=$(home_of "$1")/.ssh/known_hosts
+  line="[$SSH_HOST]:$SSH_PORT $(cut -d' ' -f1,2 "$SSH_DIR/ssh_host_ed25519_key.pub")"
+  if [ -f "$kh" ] && grep -qxF "$line" "$kh" && [ "$(grep -cF "[$SSH_HOST]:$SSH_PORT " "$kh")" = 1 ]; then
+    return
+  fi
+  # shellcheck disable=SC2016
+  runuser -u "$1" -- sh -c '
+    touch "$1"; ssh-keygen -q -R "$2" -f "$1" >/dev/null 2>&1; rm -f "$1.old"
+    printf "%s\n" "$3" >>"$1"' sh "$kh" "[$SSH_HOST]:$SSH_PORT" "$line"
+}
+
+sshd_config() {
+  cat <<EOF
+# written by hpr scripts/engines.sh: the harness's sshd, on $SSH_HOST only
+Port $SSH_PORT
+ListenAddress $SSH_HOST
+HostKey $SSH_DIR/ssh_host_ed25519_key
+PidFile none
+AuthorizedKeysFile $SSH_DIR/authorized_keys/%u
+AllowUsers $TEST_USER $LOCAL_USER
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin no
+UsePAM no
+AllowAgentForwarding no
+# Podman over ssh forwards the service's unix socket; OpenSSH grants that
+# only where it grants local TCP forwarding too.
+AllowTcpForwarding local
+AllowStreamLocalForwarding local
+X11Forwarding no
+PrintMotd no
+EOF
+}
+
+# ssh_setup: the host key, the users' keys, who may log in as whom, their
+# known_hosts, the config.
+ssh_setup() {
+  mkdir -p "$SSH_DIR/authorized_keys" /run/sshd
+  chmod 0755 "$SSH_DIR" "$SSH_DIR/authorized_keys" /run/sshd
+  if [ ! -s "$SSH_DIR/ssh_host_ed25519_key" ] || [ ! -s "$SSH_DIR/ssh_host_ed25519_key.pub" ]; then
+    rm -f "$SSH_DIR/ssh_host_ed25519_key" "$SSH_DIR/ssh_host_ed25519_key.pub"
+    ssh-keygen -q -t ed25519 -N '' -C hpr-harness-host -f "$SSH_DIR/ssh_host_ed25519_key"
+  fi
+  local test_key local_key u
+  test_key=$(user_key "$TEST_USER")
+  local_key=$(user_key "$LOCAL_USER")
+  # The test user logs in as itself and as the local user; the local user
+  # logs in as the test user.
+  cat "$test_key.pub" "$local_key.pub" >"$SSH_DIR/authorized_keys/$TEST_USER.tmp"
+  cat "$test_key.pub" >"$SSH_DIR/authorized_keys/$LOCAL_USER.tmp"
+  for u in "$TEST_USER" "$LOCAL_USER"; do
+    chmod 0644 "$SSH_DIR/authorized_keys/$u.tmp"
+    mv "$SSH_DIR/authorized_keys/$u.tmp" "$SSH_DIR/authorized_keys/$u"
+    known_host "$u"
+  done
+  sshd_config >"$SSH_DIR/sshd_config.tmp"
+  /usr/sbin/sshd -t -f "$SSH_DIR/sshd_config.tmp" || die "the harness's sshd config does not pass sshd -t"
+  mv "$SSH_DIR/sshd_config.tmp" "$SSH_DIR/sshd_config"
+}
+
+# ssh_answers: something on 127.0.0.1:PORT greets like an sshd.
+ssh_answers() {
+  # shellcheck disable=SC2016
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2" && head -c 4 <&3' sh "$SSH_HOST" "$SSH_PORT" 2>/dev/null | grep -q '^SSH-'
+}
+
+up_sshd() {
+  ssh_setup
+  local pid; pid=$(pidof_file "$STATE/sshd.pid")
+  if alive "$pid" && ssh_answers; then
+    kill -HUP "$pid" # rereads the config (a new port needs down, then up)
+    log "sshd: already up"
+    return
+  fi
+  if alive "$pid"; then kill "$pid"; sleep 0.5; fi
+  rm -f "$STATE/sshd.pid"
+  if ssh_answers; then
+    die "something else listens on $SSH_HOST:$SSH_PORT: stop it, or choose another HPR_SSH_PORT"
+  fi
+  log "starting sshd on $SSH_HOST:$SSH_PORT"
+  (cd / && exec setsid /usr/sbin/sshd -D -e -f "$SSH_DIR/sshd_config" >>"$LOGS/sshd.log" 2>&1 </dev/null) &
+  pid=$!
+  echo "$pid" >"$STATE/sshd.pid"
+  local i
+  for i in $(seq 1 40); do
+    ssh_answers && return 0
+    alive "$pid" || break
+    sleep 0.25
+  done
+  tail -n 20 "$LOGS/sshd.log" >&2 || true
+  die "the harness's sshd did not answer on $SSH_HOST:$SSH_PORT"
+}
+
+# --- 5. the base image -----------------------------------------------------------
 # debian_mirror: the Debian mirror configured in apt sources (deb822 or one-line).
 debian_mirror() {
   local m
@@ -380,12 +552,21 @@ print_env() {
   echo "export HPR_TEST_UID=$(id -u "$TEST_USER")"
   echo "export HPR_TEST_GID=$(id -g "$TEST_USER")"
   echo "export HPR_TEST_ENGINES='${pairs[*]}'"
+  if alive "$(pidof_file "$STATE/sshd.pid")" && ssh_answers; then
+    echo "export HPR_SSH_HOST=$SSH_HOST"
+    echo "export HPR_SSH_PORT=$SSH_PORT"
+    echo "export HPR_LOCAL_USER=$LOCAL_USER"
+    echo "export HPR_LOCAL_UID=$(id -u "$LOCAL_USER")"
+    echo "export HPR_SSH_TEST_KEY=$(home_of "$TEST_USER")/.ssh/id_ed25519"
+    echo "export HPR_SSH_LOCAL_KEY=$(home_of "$LOCAL_USER")/.ssh/id_ed25519"
+  fi
 }
 
 cmd_up() {
   mkdir -p "$STATE" "$LOGS" "$CACHE"
   install_packages
   ensure_user
+  ensure_local_user
   want docker-rootful && up_docker_rootful
   want docker-userns-remap && up_docker_remap
   want docker-rootless && up_docker_rootless
@@ -399,6 +580,7 @@ cmd_up() {
     podman-*) import_podman "$e" "$(endpoint "$e" | sed 's|^unix://||')" ;;
     esac
   done
+  up_sshd
   print_env >"$STATE/env"
   chmod 0644 "$STATE/env"
   cmd_status
@@ -406,7 +588,7 @@ cmd_up() {
 
 cmd_down() {
   local e pid
-  for e in podman-rootful podman-rootless docker-rootless docker-userns-remap docker-rootful; do
+  for e in sshd podman-rootful podman-rootless docker-rootless docker-userns-remap docker-rootful; do
     pid=$(pidof_file "$STATE/$e.pid")
     [ -n "$pid" ] || continue
     if alive "$pid"; then
@@ -429,6 +611,9 @@ cmd_status() {
     if answers "${ep#unix://}"; then state=up; else state=down; fi
     printf '%-20s %-5s %-50s %s\n' "$e" "$state" "$ep" "${pid:+pid $pid}"
   done
+  pid=$(pidof_file "$STATE/sshd.pid")
+  if alive "$pid" && ssh_answers; then state=up; else state=down; fi
+  printf '%-20s %-5s %-50s %s\n' sshd "$state" "ssh://$TEST_USER@$SSH_HOST:$SSH_PORT" "${pid:+pid $pid}"
 }
 
 case ${1:-} in

@@ -37,14 +37,7 @@ func TestHarness(t *testing.T) {
 		if _, err := e.Image(ctx, "debian:bookworm-slim"); err != nil {
 			t.Fatalf("debian:bookworm-slim on %s: %v", te.Endpoint, err)
 		}
-		host, err := idmap.CurrentHost()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := runtime.PlanFor(ctx, e, e.About, host, "debian:bookworm-slim", idmap.OverrideAuto)
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := basePlan(t, e)
 		dir := t.TempDir()
 		var stderr bytes.Buffer
 		code, err := runtime.Run(ctx, e, runtime.RunOptions{
@@ -95,14 +88,7 @@ func TestPrivatePodmanService(t *testing.T) {
 	if !strings.HasPrefix(sock, filepath.Join(dir, "hpr")) || e.About.Mode != idmap.PodmanRootless {
 		t.Errorf("engine %s (%s), want rootless podman on a socket under %s/hpr", e.About.Endpoint, e.About.Mode, dir)
 	}
-	host, err := idmap.CurrentHost()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := runtime.PlanFor(ctx, e, e.About, host, "debian:bookworm-slim", idmap.OverrideAuto)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := basePlan(t, e)
 	code, err := runtime.Run(ctx, e, runtime.RunOptions{Spec: runtime.ContainerSpec{
 		Image: "debian:bookworm-slim", Cmd: []string{"true"}, Plan: p.Plan, Identity: p.Identity,
 		Labels: map[string]string{runtime.LabelProject: dir},
@@ -117,4 +103,19 @@ func TestPrivatePodmanService(t *testing.T) {
 	if _, err := runtime.Ping(ctx, "unix://"+sock); err == nil {
 		t.Errorf("the private service still answers after Close")
 	}
+}
+
+// basePlan is the plan for debian:bookworm-slim on e, for the user running
+// the test.
+func basePlan(t *testing.T, e *detect.Engine) runtime.Planned {
+	t.Helper()
+	host, err := idmap.CurrentHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := runtime.PlanFor(context.Background(), e, e.About, host, "debian:bookworm-slim", idmap.OverrideAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -86,7 +86,18 @@ func containerConfig(spec runtime.ContainerSpec) (*container.Config, *container.
 	if !spec.AllowNewPrivileges {
 		hc.SecurityOpt = []string{"no-new-privileges"}
 	}
+	if spec.SELinux == runtime.SELinuxDisable {
+		hc.SecurityOpt = append(hc.SecurityOpt, "label=disable")
+	}
 	for _, m := range spec.Mounts {
+		bind, err := relabelledBind(spec, m)
+		if err != nil {
+			return nil, nil, err
+		}
+		if bind != "" {
+			hc.Binds = append(hc.Binds, bind)
+			continue
+		}
 		// A bind mount through the Mounts API fails on a missing source
 		// rather than creating it as root.
 		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})

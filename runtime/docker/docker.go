@@ -27,6 +27,7 @@ import (
 
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/sshconn"
 )
 
 var _ runtime.Engine = (*Engine)(nil)
@@ -79,6 +80,7 @@ type Option func(*options)
 
 type options struct {
 	client Client
+	ssh    sshconn.Options
 }
 
 // WithClient makes the Engine use c instead of dialling the endpoint; the
@@ -88,9 +90,11 @@ func WithClient(c Client) Option {
 }
 
 // New returns an Engine for a Docker endpoint such as
-// "unix:///var/run/docker.sock" or "tcp://host:2375". It does no I/O: an
-// unreachable endpoint shows up as runtime.ErrUnreachable from the first call.
-// Connections are dialled with a timeout of runtime.DialTimeout.
+// "unix:///var/run/docker.sock", "tcp://host:2375" or "ssh://user@host" (each
+// connection then runs `docker system dial-stdio` there; see sshconn). It
+// does no I/O: an unreachable endpoint shows up as runtime.ErrUnreachable
+// from the first call. Connections are dialled with a timeout of
+// runtime.DialTimeout.
 func New(endpoint string, opts ...Option) (*Engine, error) {
 	var o options
 	for _, opt := range opts {
@@ -104,22 +108,29 @@ func New(endpoint string, opts ...Option) (*Engine, error) {
 	switch scheme {
 	case "unix":
 		e.socket = addr
-	case "tcp":
+	case "tcp", "ssh":
 	default:
-		return nil, fmt.Errorf("creating docker client: endpoint %q: %w: scheme %q (want unix or tcp)", endpoint, runtime.ErrUnsupported, scheme)
+		return nil, fmt.Errorf("creating docker client: endpoint %q: %w: scheme %q (want unix, tcp or ssh)", endpoint, runtime.ErrUnsupported, scheme)
 	}
 	if e.c != nil {
 		return e, nil
 	}
 	d := &net.Dialer{Timeout: runtime.DialTimeout}
-	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+	host, dial := endpoint, func(ctx context.Context, network, address string) (net.Conn, error) {
 		if e.socket != "" {
 			return d.DialContext(ctx, "unix", e.socket)
 		}
 		return d.DialContext(ctx, network, address)
 	}
+	if scheme == "ssh" {
+		t, err := sshconn.Parse(endpoint, o.ssh)
+		if err != nil {
+			return nil, fmt.Errorf("creating docker client: %w", err)
+		}
+		host, dial = "http://docker.example.com", t.DialDocker // as docker/cli's connhelper
+	}
 	c, err := client.NewClientWithOpts(
-		client.WithHost(endpoint),
+		client.WithHost(host),
 		client.WithAPIVersionNegotiation(),
 		client.WithDialContext(dial), // after WithHost, which resets the dialer
 	)
@@ -153,7 +164,8 @@ func (e *Engine) Info(ctx context.Context) (runtime.Info, error) {
 		APIVersion: v.APIVersion,
 	}
 	facts.Rootless, facts.UsernsRemap = securityOptions(in.SecurityOptions)
-	return runtime.NewInfo(e.endpoint, facts, runtime.Platform{OS: in.OSType, Arch: in.Architecture, StorageDriver: in.Driver})
+	return runtime.NewInfo(e.endpoint, facts, runtime.Platform{OS: in.OSType, Arch: in.Architecture, StorageDriver: in.Driver,
+		SELinux: selinuxEnabled(in.SecurityOptions)})
 }
 
 // securityOptions reports whether a daemon's SecurityOptions entries
@@ -183,6 +195,8 @@ func (e *Engine) translate(err error) error {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return err
+	case errors.As(err, new(*sshconn.Error)):
+		return runtime.DialError(e.endpoint, err)
 	case errors.Is(err, syscall.EACCES) || connFailed && strings.Contains(err.Error(), "permission denied"):
 		return fmt.Errorf("%w: %s: %s", runtime.ErrPermission, e.permissionHint(), err)
 	case cerrdefs.IsNotFound(err), isHijackNotFound(err):

@@ -43,13 +43,13 @@ func TestSecurityOptions(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	for _, ep := range []string{"", "/var/run/docker.sock", "unix://", "ssh://me@host"} {
+	for _, ep := range []string{"", "/var/run/docker.sock", "unix://", "ssh://me:secret@host", "npipe:////./pipe/docker_engine"} {
 		if _, err := New(ep); err == nil {
 			t.Errorf("New(%q) succeeded, want an error", ep)
 		}
 	}
-	if _, err := New("ssh://me@host"); !errors.Is(err, runtime.ErrUnsupported) {
-		t.Errorf("New(ssh://...) = %v, want ErrUnsupported", err)
+	if _, err := New("npipe:////./pipe/docker_engine"); !errors.Is(err, runtime.ErrUnsupported) {
+		t.Errorf("New(npipe://...) = %v, want ErrUnsupported", err)
 	}
 	e, err := New("unix:///nonexistent/docker.sock")
 	if err != nil {

@@ -102,6 +102,9 @@ func specGenerator(cs runtime.ContainerSpec) (*specgen.SpecGenerator, error) {
 	if s.Mounts, err = mounts(cs); err != nil {
 		return nil, err
 	}
+	if cs.SELinux == runtime.SELinuxDisable {
+		disableLabels(s)
+	}
 	for _, v := range cs.Volumes {
 		s.Volumes = append(s.Volumes, &specgen.NamedVolume{Name: v.Name, Dest: v.Target})
 	}
@@ -134,6 +137,13 @@ func mounts(cs runtime.ContainerSpec) ([]spec.Mount, error) {
 		opts := []string{"rbind"}
 		if m.ReadOnly {
 			opts = append(opts, "ro")
+		}
+		relabel, err := cs.Relabel(m)
+		if err != nil {
+			return nil, err
+		}
+		if relabel != "" {
+			opts = append(opts, relabel)
 		}
 		out = append(out, spec.Mount{Type: "bind", Source: m.Source, Destination: m.Target, Options: opts})
 	}
@@ -246,7 +256,7 @@ func (e *Engine) Attach(ctx context.Context, id string, s runtime.Streams) (<-ch
 // closes it.
 func (e *Engine) hijackCall(ctx context.Context) (context.Context, context.CancelFunc, error) {
 	c, cancel := e.call(ctx)
-	pc, err := bindings.NewConnection(c, e.endpoint)
+	pc, err := bindings.NewConnection(c, e.bindingsURI())
 	if err != nil {
 		cancel()
 		return nil, nil, e.translate(ctx, err)

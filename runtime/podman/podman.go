@@ -27,6 +27,7 @@ import (
 
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/sshconn"
 )
 
 var _ runtime.Engine = (*Engine)(nil)
@@ -47,33 +48,38 @@ type Engine struct {
 	// attachFailed holds the OCI runtime's complaint about a container's
 	// command when Attach met it (id → error); Start reports it.
 	attachFailed sync.Map
+	// forward carries the bindings' connections over ssh for an ssh://
+	// endpoint; nil otherwise.
+	forward *sshconn.Tunnel
 }
 
 // errClosed is the cause conn is cancelled with by Close.
 var errClosed = errors.New("podman engine closed")
 
 // New connects to the Podman service at endpoint (unix:///run/podman/podman.sock,
-// unix:///run/user/N/podman/podman.sock or tcp://host:port). It pings the
-// service and fails within about runtime.DialTimeout, with an error wrapping
-// runtime.ErrUnreachable or runtime.ErrPermission, when that does not work.
-func New(ctx context.Context, endpoint string) (*Engine, error) {
-	return connect(ctx, endpoint, true)
+// unix:///run/user/N/podman/podman.sock, tcp://host:port, or
+// ssh://user@host/run/user/N/podman/podman.sock: see sshconn). It pings the
+// service and fails within about runtime.DialTimeout (runtime.SSHPingTimeout
+// over ssh), with an error wrapping runtime.ErrUnreachable or
+// runtime.ErrPermission, when that does not work.
+func New(ctx context.Context, endpoint string, opts ...Option) (*Engine, error) {
+	return connect(ctx, endpoint, true, opts)
 }
 
 // Connect is New for an endpoint that has just answered a ping as Podman
 // (runtime.Ping, as engine detection does): it skips New's own bounded ping.
 // The bindings still ping once; that ping is bounded by runtime.DialTimeout.
-func Connect(ctx context.Context, endpoint string) (*Engine, error) {
-	return connect(ctx, endpoint, false)
+func Connect(ctx context.Context, endpoint string, opts ...Option) (*Engine, error) {
+	return connect(ctx, endpoint, false, opts)
 }
 
-func connect(ctx context.Context, endpoint string, pingFirst bool) (*Engine, error) {
+func connect(ctx context.Context, endpoint string, pingFirst bool, opts []Option) (_ *Engine, err error) {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("parsing podman endpoint %q: %w", endpoint, err)
 	}
 	e := &Engine{endpoint: endpoint}
-	network, addr := u.Scheme, u.Host
+	network, addr, uri, bound := u.Scheme, u.Host, endpoint, runtime.DialTimeout
 	switch u.Scheme {
 	case "unix":
 		addr = u.Path
@@ -82,31 +88,37 @@ func connect(ctx context.Context, endpoint string, pingFirst bool) (*Engine, err
 		}
 		e.socket = addr
 	case "tcp":
+	case "ssh":
+		if e.forward, err = tunnel(ctx, endpoint, opts); err != nil {
+			return nil, fmt.Errorf("connecting: %w", err)
+		}
+		defer e.closeForwardOnError(&err)
+		uri, bound = e.forward.URI(), runtime.SSHPingTimeout
+		network, addr = "unix", strings.TrimPrefix(uri, "unix://")
 	default:
-		return nil, fmt.Errorf("connecting to %s: scheme %q: %w (use unix:// or tcp://)", endpoint, u.Scheme, runtime.ErrUnsupported)
+		return nil, fmt.Errorf("connecting to %s: scheme %q: %w (use unix://, tcp:// or ssh://)", endpoint, u.Scheme, runtime.ErrUnsupported)
 	}
 
 	// The bindings' own ping retries a failed dial, sleeping between tries,
 	// and has no timeout: ping first with a bounded one, unless the caller
 	// just did.
 	if pingFirst {
-		if err := ping(ctx, network, addr); err != nil {
+		if err := ping(ctx, network, addr, bound); err != nil {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("connecting to %s: %w", endpoint, context.Cause(ctx))
 			}
-			return nil, fmt.Errorf("connecting: %w", e.translate(ctx, err))
+			return nil, fmt.Errorf("connecting: %w", e.translate(ctx, e.forwarded(err)))
 		}
 	}
 
 	// The connection context outlives New, so it cannot be ctx. It is
-	// cancelled if the bindings' ping outlasts DialTimeout or ctx, and by
-	// Close.
+	// cancelled if the bindings' ping outlasts bound or ctx, and by Close.
 	base, cancel := context.WithCancelCause(context.Background())
-	timer := time.AfterFunc(runtime.DialTimeout, func() {
-		cancel(fmt.Errorf("no answer within %v", runtime.DialTimeout))
+	timer := time.AfterFunc(bound, func() {
+		cancel(fmt.Errorf("no answer within %v", bound))
 	})
 	stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
-	conn, err := bindings.NewConnection(base, endpoint)
+	conn, err := bindings.NewConnection(base, uri)
 	timer.Stop()
 	stop()
 	if err == nil && context.Cause(base) != nil {
@@ -121,7 +133,7 @@ func connect(ctx context.Context, endpoint string, pingFirst bool) (*Engine, err
 			err = fmt.Errorf("%w (%v)", err, cause)
 		}
 		cancel(err)
-		return nil, fmt.Errorf("connecting: %w", e.translate(ctx, err))
+		return nil, fmt.Errorf("connecting: %w", e.translate(ctx, e.forwarded(err)))
 	}
 	e.conn, e.closeConn = conn, cancel
 	go warmCodecs()
@@ -136,9 +148,9 @@ func warmCodecs() {
 	_, _ = jsoniter.MarshalToString(specgen.NewSpecGenerator("", false))
 }
 
-// ping asks the service at addr for /_ping within runtime.DialTimeout.
-func ping(ctx context.Context, network, addr string) error {
-	ctx, cancel := context.WithTimeout(ctx, runtime.DialTimeout)
+// ping asks the service at addr for /_ping within bound.
+func ping(ctx context.Context, network, addr string, bound time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, network, addr)
@@ -194,6 +206,9 @@ func (e *Engine) Close() error {
 		c.Client.CloseIdleConnections()
 	}
 	e.closeConn(errClosed)
+	if e.forward != nil {
+		return e.forward.Close()
+	}
 	return nil
 }
 
@@ -217,7 +232,8 @@ func (e *Engine) Info(ctx context.Context) (runtime.Info, error) {
 		UIDMap:     idRanges(in.Host.IDMappings.UIDMap),
 		GIDMap:     idRanges(in.Host.IDMappings.GIDMap),
 	}
-	return runtime.NewInfo(e.endpoint, facts, runtime.Platform{OS: in.Host.OS, Arch: in.Host.Arch, StorageDriver: in.Store.GraphDriverName})
+	return runtime.NewInfo(e.endpoint, facts, runtime.Platform{OS: in.Host.OS, Arch: in.Host.Arch, StorageDriver: in.Store.GraphDriverName,
+		SELinux: in.Host.Security.SELinuxEnabled})
 }
 
 func idRanges(m []idtools.IDMap) []idmap.IDRange {

@@ -111,8 +111,8 @@ func TestNewNotPodman(t *testing.T) {
 	if _, err := New(t.Context(), "unix://"+sock); !errors.Is(err, runtime.ErrUnsupported) {
 		t.Errorf("New(docker socket) error = %v, want ErrUnsupported", err)
 	}
-	if _, err := New(t.Context(), "ssh://host/run/podman.sock"); !errors.Is(err, runtime.ErrUnsupported) {
-		t.Errorf("New(ssh) error = %v, want ErrUnsupported", err)
+	if _, err := New(t.Context(), "npipe:////./pipe/podman-machine-default"); !errors.Is(err, runtime.ErrUnsupported) {
+		t.Errorf("New(npipe) error = %v, want ErrUnsupported", err)
 	}
 }
 
