@@ -39,6 +39,7 @@
 //	user = "auto"            # auto | root | image
 //	cap_drop = ["ALL"]       # capabilities(7) names, with or without CAP_;
 //	cap_add = ["CHOWN"]      # nothing is dropped unless listed
+//	selinux = "disable"      # disable | shared | private; default: disable where SELinux is on
 //
 // Every value is a string, a list of strings or a table of strings: numbers
 // must be quoted, so that one spelling works everywhere. A problem in the

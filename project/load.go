@@ -13,6 +13,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/runtime"
 )
 
 // The file is decoded into a generic map, not into structs, and unknown keys
@@ -73,6 +74,7 @@ var schema = &field{kind: kindTable, fields: []*field{
 		{name: "user", kind: kindString, example: `user = "auto", "root" or "image"`},
 		{name: "cap_drop", kind: kindList, example: `cap_drop = ["ALL"]`},
 		{name: "cap_add", kind: kindList, example: `cap_add = ["NET_BIND_SERVICE"]`},
+		{name: "selinux", kind: kindString, example: `selinux = "disable", "shared" or "private"`},
 	}},
 }}
 
@@ -600,6 +602,13 @@ func (l *loader) run(p *Project) {
 		}
 	}
 	l.capabilities(r)
+	if s, ok := l.str("run", "selinux"); ok {
+		label, err := runtime.ParseSELinux(s)
+		if err != nil {
+			l.fail([]string{"run", "selinux"}, "[run] selinux %q is not disable, shared or private (write selinux = \"disable\", \"shared\" or \"private\", or remove it for the default)", s)
+		}
+		r.SELinux = label
+	}
 }
 
 func (l *loader) commands(r *Run) {

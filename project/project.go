@@ -113,6 +113,10 @@ type Run struct {
 	// cap_drop, DefaultCapDrop is dropped (less what cap_add names).
 	CapDrop []string
 	CapAdd  []string
+	// SELinux is how the container meets SELinux labels; the default
+	// (runtime.SELinuxNone) disables labelling on an engine that enforces
+	// SELinux (runtime.SELinuxFor).
+	SELinux runtime.SELinuxLabel
 }
 
 // DefaultCapDrop are the capabilities of the engines' default set that a

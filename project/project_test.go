@@ -218,7 +218,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown_key", "run.comand", `4: unknown key "comand" in [run] (did you mean "command"?)`},
 		{"uppercase_key", "run.Mount", `2: unknown key "Mount" in [run] (did you mean "mount"?)`},
 		{"unknown_table", "build", `3: unknown table [build] (valid keys: name, [engine], [image], [run])`},
-		{"unknown_subtable", "run.extra", `1:6: unknown table [run.extra] (valid keys: command, entrypoint, mount, ports, env, volumes, user, cap_drop, cap_add)`},
+		{"unknown_subtable", "run.extra", `1:6: unknown table [run.extra] (valid keys: command, entrypoint, mount, ports, env, volumes, user, cap_drop, cap_add, selinux)`},
 		{"misspelled_table", "Run", `3: unknown table [Run] (did you mean [run]?)`},
 		{"unknown_top", "version", `1: unknown key "version" (valid keys: name, [engine], [image], [run])`},
 		{"type_string", "name", `1: name must be a string, not an integer (write name = "blog")`},
@@ -524,5 +524,20 @@ func TestTemplate(t *testing.T) {
 				t.Errorf("Load(uncommented Template) = %v", err)
 			}
 		})
+	}
+}
+
+// [run] selinux takes the three labellings and names the key's line when
+// it is anything else.
+func TestLoadSELinux(t *testing.T) {
+	for _, v := range []string{"disable", "shared", "private"} {
+		p, err := Load(writeProject(t, "app", "[run]\nselinux = \""+v+"\"\n"))
+		if err != nil || string(p.Run.SELinux) != v {
+			t.Errorf("selinux = %q: %v, %v", v, p, err)
+		}
+	}
+	_, err := Load(writeProject(t, "app", "[run]\n\nselinux = \"off\"\n"))
+	if err == nil || !strings.Contains(err.Error(), "hpr.toml:3:") || !strings.Contains(err.Error(), "selinux") {
+		t.Errorf("selinux = \"off\": %v; want an error at line 3 naming the key", err)
 	}
 }

@@ -175,7 +175,7 @@ func (r *Resolver) spec(ctx context.Context, p *Project, req Request, planned ru
 	if req.Cmd != nil {
 		cmd = req.Cmd
 	}
-	mounts := append([]runtime.Mount{{Source: p.Root, Target: p.Run.Mount}}, req.Mounts...)
+	mounts := append([]runtime.Mount{{Source: p.Root, Target: p.Run.Mount, Project: true}}, req.Mounts...)
 	return runtime.ContainerSpec{
 		Name:       "hpr-" + p.Name + "-" + randomSuffix(),
 		Image:      planned.Image.Ref,
@@ -192,6 +192,7 @@ func (r *Resolver) spec(ctx context.Context, p *Project, req Request, planned ru
 		Identity:   planned.Identity,
 		CapDrop:    p.Run.CapDrop,
 		CapAdd:     p.Run.CapAdd,
+		SELinux:    runtime.SELinuxFor(p.Run.SELinux, r.Info),
 	}, nil
 }
 

@@ -48,6 +48,7 @@ mount = "/app"                   # where the project is mounted
 user = "auto"                    # auto | root | image: override the plan
 # cap_drop = ["ALL"]             # Linux capabilities to drop and add
 # cap_add = ["NET_BIND_SERVICE"]
+# selinux = "disable"            # SELinux hosts: disable (default), shared (:z) or private (:Z)
 `)
 	return b.String()
 }

@@ -68,15 +68,13 @@ func (e *Engine) handOverVolumes(ctx context.Context, id string, spec runtime.Co
 }
 
 // volumeRoots returns the owner and mode handOverVolumes gives each volume's
-// root: the plan's user's, mode 0755, or none when that user is root. On
+// root: the plan's user's (root's too: on rootless Docker a volume root
+// another container uid owns is not yours), mode 0755. On
 // docker-userns-remap the daemon maps an archive's owners into its remap
 // range, where the host user that a "userns=host" container runs as has no
 // id: there the root is made writable to all, sticky like /tmp.
 func volumeRoots(spec runtime.ContainerSpec) []dir {
 	p := spec.Plan
-	if p.UID == 0 && p.GID == 0 {
-		return nil
-	}
 	var dirs []dir
 	for _, v := range spec.Volumes {
 		d := dir{path: v.Target, uid: p.UID, gid: p.GID, mode: 0o755}

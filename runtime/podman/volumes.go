@@ -65,9 +65,6 @@ func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
 // into a path on a volume lands in the volume.
 func (e *Engine) handOverVolumes(ctx context.Context, id string, cs runtime.ContainerSpec) error {
 	p := cs.Plan
-	if p.UID == 0 && p.GID == 0 {
-		return nil
-	}
 	var mountPoints []string
 	for _, v := range cs.Volumes {
 		target := path.Clean("/" + v.Target)
