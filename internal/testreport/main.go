@@ -63,7 +63,30 @@ func stream(args []string, in io.Reader, out io.Writer) error {
 	defer f.Close()
 	t := newTally()
 	p := &progress{t: t, out: out, each: *each}
-	return t.read(io.TeeReader(in, f), p.ended)
+	if err := t.read(io.TeeReader(in, f), p.ended); err != nil {
+		return err
+	}
+	p.unended()
+	return nil
+}
+
+// unended prints the tests that never ended — their binary died: a crash,
+// a timeout, a kill — with the last of what they printed.
+func (p *progress) unended() {
+	for _, r := range p.t.order {
+		if r.Action != "" {
+			continue
+		}
+		fmt.Fprintf(p.out, "FAIL  %s (never ended: its test binary died or timed out)\n", r.Name())
+		lines := r.Output
+		if len(lines) > maxPackageLines {
+			fmt.Fprintf(p.out, "    ... %d lines before these (the whole log is kept)\n", len(lines)-maxPackageLines)
+			lines = lines[len(lines)-maxPackageLines:]
+		}
+		for _, l := range lines {
+			fmt.Fprintf(p.out, "    %s\n", l)
+		}
+	}
 }
 
 // progress prints what ends, as it ends.

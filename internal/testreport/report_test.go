@@ -125,17 +125,22 @@ func TestStreamPrintsFailuresAsTheyEnd(t *testing.T) {
 		ev("fail", "cmd/hpr", "TestA", "") +
 		ev("run", "cmd/hpr", "TestB", "") +
 		ev("pass", "cmd/hpr", "TestB", "") +
-		"not an event\n"
+		"not an event\n" +
+		ev("run", "cmd/hpr", "TestC", "") +
+		ev("output", "cmd/hpr", "TestC", "fatal error: stack overflow")
 	tl := newTally()
 	var out bytes.Buffer
 	p := &progress{t: tl, out: &out, each: true}
 	if err := tl.read(strings.NewReader(events), p.ended); err != nil {
 		t.Fatal(err)
 	}
+	p.unended()
 	want := `FAIL  cmd/hpr TestA (0.0s)
   --- FAIL TestA/docker-rootful
       a_test.go:10: exit 125
 ok    cmd/hpr TestB (0.0s)
+FAIL  cmd/hpr TestC (never ended: its test binary died or timed out)
+    fatal error: stack overflow
 `
 	if diff := cmp.Diff(want, out.String()); diff != "" {
 		t.Errorf("progress (-want +got):\n%s", diff)
