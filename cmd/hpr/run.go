@@ -156,7 +156,7 @@ func runRun(ctx context.Context, s *streams, o runOptions, args []string) error 
 		code, err = runtime.Run(context.WithoutCancel(ctx), sess.engine, opts)
 	}
 	if err != nil {
-		return withCode(exitFailure, err)
+		return withCode(exitFailure, portInUse(err, spec.Ports))
 	}
 	return withCode(code, nil)
 }
