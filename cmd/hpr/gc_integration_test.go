@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -83,9 +82,7 @@ func TestGCRemovesOldProbes(t *testing.T) {
 func TestGCLeavesLiveRun(t *testing.T) {
 	testenv.NonRoot(t)
 	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
-		dir := t.TempDir()
-		write(t, filepath.Join(dir, "hpr.toml"), "[image]\nref = \"debian:bookworm-slim\"\n")
-		p := startUntil(t, dir, "run", "--engine", te.Endpoint, "--", "sh", "-c", trapScript)
+		p, dir := runScript(t, te, trapScript)
 		if code, out, errOut := hpr(t, t.TempDir(), nil, "gc", "--engine", te.Endpoint); code != 0 {
 			t.Fatalf("hpr gc: exit %d, %q %q", code, out, errOut)
 		}

@@ -17,13 +17,20 @@ import (
 // the trap is set.
 const trapScript = `trap 'echo trapped; exit 3' INT; touch started; while :; do sleep 1; done`
 
+// runScript starts hpr run of script (sh -c) on te's engine in a new
+// directory, and waits for the script to touch started.
+func runScript(t *testing.T, te testenv.Engine, script string) (*proc, string) {
+	t.Helper()
+	dir := t.TempDir()
+	return startUntil(t, dir, "run", "--engine", te.Endpoint, "--image", base, "--", "sh", "-c", script), dir
+}
+
 // TestSignalReachesTrap: SIGINT to hpr run reaches a trap inside the
 // container, and hpr exits with the command's own status.
 func TestSignalReachesTrap(t *testing.T) {
 	testenv.NonRoot(t)
 	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
-		dir := t.TempDir()
-		p := startUntil(t, dir, "run", "--engine", te.Endpoint, "--image", base, "--", "sh", "-c", trapScript)
+		p, dir := runScript(t, te, trapScript)
 		p.signal(t, os.Interrupt)
 		if code := p.end(t, 20*time.Second, "SIGINT"); code != 3 || !strings.Contains(p.out.String(), "trapped") {
 			t.Errorf("exit %d, output %q; want the trap's exit 3 and its word", code, p.out.String())
@@ -40,9 +47,7 @@ func TestSignalReachesTrap(t *testing.T) {
 func TestSecondInterruptKills(t *testing.T) {
 	testenv.NonRoot(t)
 	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
-		dir := t.TempDir()
-		p := startUntil(t, dir, "run", "--engine", te.Endpoint, "--image", base, "--", "sh", "-c",
-			`trap 'echo noted-INT' INT; touch started; while :; do sleep 1; done`)
+		p, dir := runScript(t, te, `trap 'echo noted-INT' INT; touch started; while :; do sleep 1; done`)
 		p.signal(t, os.Interrupt)
 		p.waitOutput(t, "the first SIGINT to reach the command", 20*time.Second, "noted-INT")
 		p.signal(t, os.Interrupt)

@@ -78,14 +78,18 @@ func (p *progress) unended() {
 			continue
 		}
 		fmt.Fprintf(p.out, "FAIL  %s (never ended: its test binary died or timed out)\n", r.Name())
-		lines := r.Output
-		if len(lines) > maxPackageLines {
-			fmt.Fprintf(p.out, "    ... %d lines before these (the whole log is kept)\n", len(lines)-maxPackageLines)
-			lines = lines[len(lines)-maxPackageLines:]
-		}
-		for _, l := range lines {
-			fmt.Fprintf(p.out, "    %s\n", l)
-		}
+		printTail(p.out, r.Output)
+	}
+}
+
+// printTail prints the last maxPackageLines of lines, indented.
+func printTail(out io.Writer, lines []string) {
+	if len(lines) > maxPackageLines {
+		fmt.Fprintf(out, "    ... %d lines before these (the whole log is kept)\n", len(lines)-maxPackageLines)
+		lines = lines[len(lines)-maxPackageLines:]
+	}
+	for _, l := range lines {
+		fmt.Fprintf(out, "    %s\n", l)
 	}
 }
 
@@ -132,18 +136,12 @@ func (p *progress) ended(r *result, pkg string) {
 			return // its output is above, with the test's
 		}
 	}
-	lines := pr.Output
-	if len(lines) > maxPackageLines {
-		fmt.Fprintf(p.out, "    ... %d lines before these (the whole log is kept)\n", len(lines)-maxPackageLines)
-		lines = lines[len(lines)-maxPackageLines:]
-	}
-	for _, l := range lines {
-		fmt.Fprintf(p.out, "    %s\n", l)
-	}
+	printTail(p.out, pr.Output)
 }
 
-// maxPackageLines bounds the package output printed when a package fails
-// (a timeout prints every goroutine's stack).
+// maxPackageLines bounds the output printed for a package that failed
+// outside any test or a test that never ended (a timeout prints every
+// goroutine's stack).
 const maxPackageLines = 200
 
 func printOutput(out io.Writer, r *result) {
