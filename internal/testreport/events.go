@@ -7,10 +7,12 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 )
 
 // event is one test2json event (go doc cmd/test2json).
 type event struct {
+	Time        time.Time
 	Action      string
 	Package     string
 	Test        string
@@ -25,7 +27,10 @@ type result struct {
 	Package string
 	Test    string
 	Action  string // pass, fail, skip; "" while it has not ended
+	// Elapsed is from its start to its end, parallel subtests included
+	// (test2json's own figure leaves them out).
 	Elapsed float64
+	started time.Time
 	// Output is what the test printed, framing lines (=== RUN, --- PASS …)
 	// left out.
 	Output []string
@@ -89,12 +94,17 @@ func (t *tally) add(e event) (ended *result, pkgEnded string) {
 	}
 	r := t.test(e.Package, e.Test)
 	switch e.Action {
+	case "run":
+		r.started = e.Time
 	case "output":
 		if !framing(e.Output) {
 			r.Output = append(r.Output, strings.TrimRight(e.Output, "\n"))
 		}
 	case "pass", "fail", "skip":
 		r.Action, r.Elapsed = e.Action, e.Elapsed
+		if !r.started.IsZero() && !e.Time.IsZero() {
+			r.Elapsed = max(r.Elapsed, e.Time.Sub(r.started).Seconds())
+		}
 		return r, ""
 	}
 	return nil, ""

@@ -150,6 +150,21 @@ FAIL  cmd/hpr TestC (never ended: its test binary died or timed out)
 	}
 }
 
+func TestElapsedCountsParallelSubtests(t *testing.T) {
+	events := `{"Time":"2026-11-28T10:00:00Z","Action":"run","Package":"p","Test":"TestA"}
+{"Time":"2026-11-28T10:00:00Z","Action":"run","Package":"p","Test":"TestA/sub"}
+{"Time":"2026-11-28T10:00:42Z","Action":"pass","Package":"p","Test":"TestA/sub","Elapsed":42}
+{"Time":"2026-11-28T10:00:42Z","Action":"pass","Package":"p","Test":"TestA","Elapsed":0}
+`
+	tl := newTally()
+	if err := tl.read(strings.NewReader(events), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := tl.test("p", "TestA").Elapsed; got != 42 {
+		t.Errorf("TestA took %vs, want 42 (its parallel subtest's time)", got)
+	}
+}
+
 func TestParseAllowlistErrors(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"doctor TestX\n", "skips.txt:1: want PACKAGE TEST-REGEXP WHY"},
