@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -75,7 +76,7 @@ func checkEngine(ctx context.Context, te testenv.Engine, dir string) error {
 		Spec: runtime.ContainerSpec{
 			Image: "debian:bookworm-slim", Cmd: []string{"sh", "-c", "echo ok > written"},
 			WorkingDir: "/app", Mounts: []runtime.Mount{{Source: dir, Target: "/app"}},
-			Labels: map[string]string{runtime.LabelProject: dir}, Plan: p.Plan, Identity: p.Identity,
+			Labels: liveLabels(dir), Plan: p.Plan, Identity: p.Identity,
 		},
 		Streams: runtime.Streams{Stderr: &stderr},
 	})
@@ -91,6 +92,13 @@ func checkEngine(ctx context.Context, te testenv.Engine, dir string) error {
 		return fmt.Errorf("the container's file is owned by %d:%d, want the test user %d:%d", st.Uid, st.Gid, os.Getuid(), os.Getgid())
 	}
 	return nil
+}
+
+// liveLabels mark a container of project dir as this process's, as hpr
+// run's are, so that an hpr gc meanwhile leaves it alone.
+func liveLabels(dir string) map[string]string {
+	host, _ := os.Hostname()
+	return map[string]string{runtime.LabelProject: dir, runtime.LabelPID: strconv.Itoa(os.Getpid()), runtime.LabelHost: host}
 }
 
 // TestPrivatePodmanService: when podman is installed and no socket answers,
