@@ -22,13 +22,13 @@ vet: ## go vet, gofmt
 	$(GO) vet -tags "$(TAGS) integration" ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 
-test: build ## unit tests, then integration tests on every engine of the harness, as the test user
+test: build ## engines checked (started first as root), unit tests, integration tests on every engine as the test user
 	TAGS="$(TAGS)" scripts/test.sh
 
 unit: ## unit tests only (no engines)
 	TAGS="$(TAGS)" scripts/test.sh unit
 
-integration: build ## integration tests only
+integration: build ## engines checked, then integration tests only
 	TAGS="$(TAGS)" scripts/test.sh integration
 
 bench: build ## benchmarks on the harness engines → BENCHMARKS.md

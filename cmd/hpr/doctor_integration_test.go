@@ -28,25 +28,16 @@ const doctorImage = "debian:bookworm-slim"
 // HPR_REQUIRE_ENGINES=1) when there is none.
 func doctorEngine(t *testing.T, mode idmap.Mode) *detect.Engine {
 	t.Helper()
-	for _, te := range testenv.Engines(t) {
-		if te.Mode != mode {
-			continue
-		}
-		e, err := detect.Open(context.Background(), te.Endpoint, "")
-		if err != nil {
-			t.Fatalf("opening %s: %v", te.Endpoint, err)
-		}
-		t.Cleanup(func() { e.Close() })
-		if _, err := e.Image(context.Background(), doctorImage); err != nil {
-			t.Fatalf("%s on %s: %v (sudo scripts/engines.sh up imports it)", doctorImage, mode, err)
-		}
-		return e
+	te := testenv.Need(t, mode)
+	e, err := detect.Open(context.Background(), te.Endpoint, "")
+	if err != nil {
+		t.Fatalf("opening %s: %v", te.Endpoint, err)
 	}
-	if testenv.Required() {
-		t.Fatalf("no %s engine in HPR_TEST_ENGINES", mode)
+	t.Cleanup(func() { e.Close() })
+	if _, err := e.Image(context.Background(), doctorImage); err != nil {
+		t.Fatalf("%s on %s: %v (sudo scripts/engines.sh up imports it)", doctorImage, mode, err)
 	}
-	t.Skipf("no %s engine in HPR_TEST_ENGINES", mode)
-	return nil
+	return e
 }
 
 // leaveFiles runs script in a container on e with dir mounted at /app, as

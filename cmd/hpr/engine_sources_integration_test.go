@@ -86,11 +86,8 @@ const podmanRoute = "0000580A"
 // from inside which engine ran it.
 func TestEngineFromCLIConfig(t *testing.T) {
 	testenv.NonRoot(t)
-	remap := testenv.Endpoint(t, idmap.DockerUsernsRemap)
-	rootful := testenv.Endpoint(t, idmap.PodmanRootful)
-	if remap == "" || rootful == "" {
-		t.Skip("needs the docker-userns-remap and podman-rootful engines")
-	}
+	remap := testenv.Need(t, idmap.DockerUsernsRemap).Endpoint
+	rootful := testenv.Need(t, idmap.PodmanRootful).Endpoint
 	contexts := map[string]string{"remap": remap}
 	conns := map[string]string{"pm": rootful}
 	run := func(t *testing.T, env []string, args ...string) string {
@@ -181,10 +178,8 @@ func engineSource(t *testing.T, env []string, endpoint, source string, metaFile 
 func TestEnginesOverSSH(t *testing.T) {
 	testenv.NonRoot(t)
 	s := testenv.SSHHarness(t)
-	rootless := testenv.Endpoint(t, idmap.PodmanRootless)
-	if rootless == "" || testenv.Endpoint(t, idmap.DockerRootful) == "" {
-		t.Skip("needs the docker-rootful and podman-rootless engines")
-	}
+	rootless := testenv.Need(t, idmap.PodmanRootless).Endpoint
+	testenv.Need(t, idmap.DockerRootful)
 	dockerURI, podmanURI := s.URI(""), s.URI(strings.TrimPrefix(rootless, "unix://"))
 	// As the local user, logged in with the test user's key.
 	asLocal := func(args ...string) (string, error) {

@@ -71,7 +71,7 @@ func runExec(ctx context.Context, s *streams, engine string, args []string) erro
 		}
 		defer restore()
 	}
-	code, err := sess.engine.Exec(ctx, c.ID, runtime.ExecSpec{
+	code, err := execForwarding(ctx, sess.engine, c.ID, runtime.ExecSpec{
 		Cmd: args, WorkingDir: workdir, User: c.Labels[runtime.LabelUser], Streams: streams,
 	})
 	if err != nil {

@@ -23,11 +23,7 @@ func TestExecAndTwoRuns(t *testing.T) {
 		write(t, filepath.Join(dir, "hpr.toml"), "[image]\nref = \"debian:bookworm-slim\"\n")
 		sub := filepath.Join(dir, "sub")
 		os.MkdirAll(sub, 0o755)
-		cmd, out, done := startHpr(t, dir, "run", "--engine", te.Endpoint, "--", "sh", "-c", "touch started; sleep 300")
-		waitFor(t, "the container to run", 60*time.Second, func() bool {
-			_, err := os.Stat(filepath.Join(dir, "started"))
-			return err == nil
-		})
+		p := startUntil(t, dir, "run", "--engine", te.Endpoint, "--", "sh", "-c", "touch started; sleep 300")
 
 		code, stdout, errOut := hpr(t, sub, nil, "exec", "--engine", te.Endpoint, "--", "sh", "-c", "pwd; whoami; touch from-exec")
 		if code != 0 {
@@ -43,27 +39,27 @@ func TestExecAndTwoRuns(t *testing.T) {
 		}
 
 		// Two more runs of the same project at once, while the first runs.
+		bin := testenv.Bin(t)
 		var wg sync.WaitGroup
-		codes := make([]int, 2)
-		for i := range codes {
+		runs := make([]ran, 2)
+		errs := make([]error, 2)
+		for i := range runs {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				codes[i], _, _ = hpr(t, dir, nil, "run", "--engine", te.Endpoint, "--", "true")
+				runs[i], errs[i] = runHpr(bin, dir, nil, nil, "run", "--engine", te.Endpoint, "--", "true")
 			}()
 		}
 		wg.Wait()
-		if codes[0] != 0 || codes[1] != 0 {
-			t.Errorf("concurrent runs of one project: exits %v, want 0 0", codes)
+		for i, r := range runs {
+			if errs[i] != nil || r.code != 0 {
+				t.Errorf("concurrent run %d of one project: exit %d, %v, stderr %q; want 0", i, r.code, errs[i], r.stderr)
+			}
 		}
 
-		cmd.Process.Signal(os.Interrupt)
-		if !ended(done, 20*time.Second) {
-			t.Fatalf("hpr run still running; output:\n%s", out.String())
-		}
-		if left := leftContainers(t, te.Endpoint, dir); len(left) > 0 {
-			t.Errorf("containers left: %+v", left)
-		}
+		p.signal(t, os.Interrupt)
+		p.end(t, 20*time.Second, "SIGINT")
+		noneLeft(t, te.Endpoint, dir)
 		if code, _, errOut := hpr(t, dir, nil, "exec", "--engine", te.Endpoint, "--", "true"); code != 125 || !strings.Contains(errOut, "hpr run") {
 			t.Errorf("exec with nothing running: exit %d, %q; want 125 pointing to hpr run", code, errOut)
 		}

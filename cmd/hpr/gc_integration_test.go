@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hostpersist/hpr/internal/testenv"
 	"github.com/hostpersist/hpr/runtime"
@@ -72,6 +73,31 @@ func TestGCRemovesOldProbes(t *testing.T) {
 		}
 		if mine == 0 {
 			t.Errorf("gc removed this build's probe too: left %+v", left)
+		}
+	})
+}
+
+// TestGCLeavesLiveRun: hpr gc leaves alone the container of an hpr run that
+// is still going; the run goes on and ends as it would have.
+func TestGCLeavesLiveRun(t *testing.T) {
+	testenv.NonRoot(t)
+	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
+		p, dir := runScript(t, te, trapScript)
+		if code, out, errOut := hpr(t, t.TempDir(), nil, "gc", "--engine", te.Endpoint); code != 0 {
+			t.Fatalf("hpr gc: exit %d, %q %q", code, out, errOut)
+		}
+		left := leftContainers(t, te.Endpoint, dir)
+		if len(left) != 1 || left[0].State != "running" {
+			t.Errorf("after hpr gc, the live run's containers are %+v; want it running", left)
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("hpr run ended after hpr gc: exit %d, output:\n%s", p.cmd.ProcessState.ExitCode(), p.out.String())
+		default:
+		}
+		p.signal(t, os.Interrupt)
+		if code := p.end(t, 20*time.Second, "SIGINT"); code != 3 {
+			t.Errorf("the run ended %d after SIGINT, want its trap's 3", code)
 		}
 	})
 }

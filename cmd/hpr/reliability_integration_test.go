@@ -22,53 +22,12 @@ import (
 	"github.com/hostpersist/hpr/internal/testenv"
 )
 
-// startHpr starts hpr in dir and returns the command, its combined output
-// and a channel closed when it exits.
-func startHpr(t *testing.T, dir string, args ...string) (*exec.Cmd, *testenv.Buffer, <-chan struct{}) {
-	t.Helper()
-	cmd := exec.Command(testenv.Bin(t), args...)
-	cmd.Dir = dir
-	var out testenv.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		select {
-		case <-done:
-		default:
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	return cmd, &out, done
-}
-
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func ended(done <-chan struct{}, d time.Duration) bool {
-	select {
-	case <-done:
-		return true
-	case <-time.After(d):
-		return false
-	}
-}
-
 // TestSignalCleanup: SIGINT, SIGTERM or SIGHUP to hpr run — while it builds,
-// while the container starts, while it runs — leaves no container of the
-// project and no image tag for an unfinished build.
+// once the container is created, while it runs — leaves no container of the
+// project and no image tag for an unfinished build; once the container
+// exists, hpr exits with the status of a command the signal ended (the
+// commands here ignore it as PID 1, so hpr kills them after its grace and
+// reports the signal).
 func TestSignalCleanup(t *testing.T) {
 	testenv.NonRoot(t)
 	sigs := []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
@@ -78,54 +37,44 @@ func TestSignalCleanup(t *testing.T) {
 				dir := t.TempDir()
 				write(t, filepath.Join(dir, "Dockerfile"), fmt.Sprintf("FROM debian:bookworm-slim\nRUN echo building-%d && sleep 60\n", time.Now().UnixNano()))
 				write(t, filepath.Join(dir, "hpr.toml"), "[image]\nbuild = \".\"\n")
-				cmd, out, done := startHpr(t, dir, "run", "--engine", te.Endpoint, "--", "true")
-				waitFor(t, "the build to start", 60*time.Second, func() bool { return strings.Contains(out.String(), "building-") })
-				cmd.Process.Signal(sig)
-				if !ended(done, 20*time.Second) {
-					t.Fatalf("hpr still running 20 s after %v during the build; output:\n%s", sig, out.String())
-				}
+				p := startHpr(t, dir, "run", "--engine", te.Endpoint, "--", "true")
+				p.waitOutput(t, "the build to start", 60*time.Second, "building-")
+				p.signal(t, sig)
+				p.end(t, 20*time.Second, sig.String()+" during the build")
 				if code, _, errOut := hpr(t, dir, nil, "run", "--engine", te.Endpoint, "--no-build", "--", "true"); code != 125 || !strings.Contains(errOut, "not built") {
 					t.Errorf("after %v during the build, the image exists (--no-build run: exit %d, %q)", sig, code, errOut)
 				}
-				if left := leftContainers(t, te.Endpoint, dir); len(left) > 0 {
-					t.Errorf("containers left: %+v", left)
-				}
+				noneLeft(t, te.Endpoint, dir)
 			})
 			t.Run("start/"+sig.String(), func(t *testing.T) {
 				dir := t.TempDir()
-				cmd, out, done := startHpr(t, dir, "run", "--engine", te.Endpoint, "--image", base, "--", "sleep", "300")
-				time.Sleep(150 * time.Millisecond) // detection, plan, create, start
-				cmd.Process.Signal(sig)
-				if !ended(done, 20*time.Second) {
-					t.Fatalf("hpr still running 20 s after %v; output:\n%s", sig, out.String())
+				p := startHprEnv(t, dir, []string{"HPR_TRACE=1"}, "run", "--engine", te.Endpoint, "--image", base, "--", "sleep", "300")
+				// The signal comes once the container exists, before or
+				// while it starts.
+				p.waitOutput(t, "the container to be created", 60*time.Second, traceCreated)
+				p.signal(t, sig)
+				if code := p.end(t, 20*time.Second, sig.String()); code != 128+int(sig) {
+					t.Errorf("exit %d after %v, want %d; output:\n%s", code, sig, 128+int(sig), p.out.String())
 				}
-				if left := leftContainers(t, te.Endpoint, dir); len(left) > 0 {
-					t.Errorf("containers left: %+v", left)
-				}
+				noneLeft(t, te.Endpoint, dir)
 			})
 			t.Run("running/"+sig.String(), func(t *testing.T) {
 				dir := t.TempDir()
-				cmd, out, done := startHpr(t, dir, "run", "--engine", te.Endpoint, "--image", base, "--",
-					"sh", "-c", "touch started; sleep 300")
-				waitFor(t, "the container to run", 60*time.Second, func() bool {
-					_, err := os.Stat(filepath.Join(dir, "started"))
-					return err == nil
-				})
-				cmd.Process.Signal(sig)
+				p := startUntil(t, dir, "run", "--engine", te.Endpoint, "--image", base, "--", "sh", "-c", "touch started; sleep 300")
+				p.signal(t, sig)
 				// sh as PID 1 ignores the signal: hpr must kill it after its grace.
-				if !ended(done, 20*time.Second) {
-					t.Fatalf("hpr still running 20 s after %v; output:\n%s", sig, out.String())
-				}
-				if code := cmd.ProcessState.ExitCode(); code != 128+int(sig) {
+				if code := p.end(t, 20*time.Second, sig.String()); code != 128+int(sig) {
 					t.Errorf("exit %d after %v, want %d", code, sig, 128+int(sig))
 				}
-				if left := leftContainers(t, te.Endpoint, dir); len(left) > 0 {
-					t.Errorf("containers left: %+v", left)
-				}
+				noneLeft(t, te.Endpoint, dir)
 			})
 		}
 	})
 }
+
+// traceCreated is the HPR_TRACE=1 line hpr prints once the container is
+// created.
+const traceCreated = "hpr trace: create "
 
 // TestKilledHprLeftover: after SIGKILL of hpr its container is left; the next
 // hpr run of the project removes it, and so does hpr gc.
@@ -135,13 +84,9 @@ func TestKilledHprLeftover(t *testing.T) {
 		dir := t.TempDir()
 		write(t, filepath.Join(dir, "hpr.toml"), "[image]\nref = \"debian:bookworm-slim\"\n")
 		kill := func() {
-			cmd, _, done := startHpr(t, dir, "run", "--engine", te.Endpoint, "--", "sh", "-c", "touch started; sleep 300")
-			waitFor(t, "the container to run", 60*time.Second, func() bool {
-				_, err := os.Stat(filepath.Join(dir, "started"))
-				return err == nil
-			})
-			cmd.Process.Kill()
-			<-done
+			p := startUntil(t, dir, "run", "--engine", te.Endpoint, "--", "sh", "-c", "touch started; sleep 300")
+			p.signal(t, os.Kill)
+			<-p.done
 			os.Remove(filepath.Join(dir, "started"))
 			if left := leftContainers(t, te.Endpoint, dir); len(left) != 1 {
 				t.Fatalf("after SIGKILL of hpr: %d containers, want the 1 left behind", len(left))
@@ -168,8 +113,10 @@ func TestKilledHprLeftover(t *testing.T) {
 // turn: all succeed, each file owned by the test user, nothing left.
 func TestConcurrentRuns(t *testing.T) {
 	testenv.NonRoot(t)
+	bin := testenv.Bin(t)
 	for _, te := range testenv.Engines(t) {
 		t.Run(string(te.Mode), func(t *testing.T) {
+			testenv.Alive(t, te)
 			var wg sync.WaitGroup
 			dirs := make([]string, 20)
 			errs := make([]string, 20)
@@ -178,9 +125,12 @@ func TestConcurrentRuns(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					code, _, errOut := hpr(t, dirs[i], nil, "run", "--engine", te.Endpoint, "--image", base, "--", "sh", "-c", fmt.Sprintf("echo %d > out", i))
-					if code != 0 {
-						errs[i] = fmt.Sprintf("run %d: exit %d: %s", i, code, errOut)
+					r, err := runHpr(bin, dirs[i], nil, nil, "run", "--engine", te.Endpoint, "--image", base, "--", "sh", "-c", fmt.Sprintf("echo %d > out", i))
+					switch {
+					case err != nil:
+						errs[i] = fmt.Sprintf("run %d: %v", i, err)
+					case r.code != 0:
+						errs[i] = fmt.Sprintf("run %d: exit %d: %s", i, r.code, r.stderr)
 					}
 				}()
 			}
@@ -207,10 +157,9 @@ func TestConcurrentRuns(t *testing.T) {
 // 125 naming the engine, and does not hang.
 func TestDaemonStoppedMidRun(t *testing.T) {
 	testenv.NonRoot(t)
-	rootless := testenv.Endpoint(t, idmap.PodmanRootless)
-	if rootless == "" {
-		t.Fatal("needs podman-rootless in HPR_TEST_ENGINES: the test starts a private podman service as the test user and kills it")
-	}
+	// The test starts a private podman service as the test user, and
+	// kills it; the user's own service cleans up after.
+	rootless := testenv.Need(t, idmap.PodmanRootless).Endpoint
 	sock := filepath.Join(t.TempDir(), "p.sock")
 	svc := exec.Command("podman", "system", "service", "--time=0", "unix://"+sock)
 	svc.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -220,29 +169,25 @@ func TestDaemonStoppedMidRun(t *testing.T) {
 	svcDone := make(chan struct{})
 	go func() { svc.Wait(); close(svcDone) }()
 	defer func() { syscall.Kill(-svc.Process.Pid, syscall.SIGKILL); <-svcDone }()
-	waitFor(t, "the private podman service", 20*time.Second, func() bool {
+	err := until(20*time.Second, svcDone, func() bool {
 		c, err := net.Dial("unix", sock)
 		if err == nil {
 			c.Close()
 		}
 		return err == nil
 	})
+	if err != nil {
+		t.Fatalf("the private podman service on %s: %v", sock, err)
+	}
 	dir := t.TempDir()
-	cmd, out, done := startHpr(t, dir, "run", "--engine", "unix://"+sock, "--image", base, "--", "sh", "-c", "touch started; sleep 300")
-	waitFor(t, "the container to run", 60*time.Second, func() bool {
-		_, err := os.Stat(filepath.Join(dir, "started"))
-		return err == nil
-	})
+	p := startUntil(t, dir, "run", "--engine", "unix://"+sock, "--image", base, "--", "sh", "-c", "touch started; sleep 300")
 	syscall.Kill(-svc.Process.Pid, syscall.SIGKILL)
 	<-svcDone
-	if !ended(done, 30*time.Second) {
-		t.Fatalf("hpr still running 30 s after its engine died; output:\n%s", out.String())
+	if code := p.end(t, 30*time.Second, "its engine died"); code != 125 {
+		t.Errorf("exit %d, want 125; output:\n%s", code, p.out.String())
 	}
-	if code := cmd.ProcessState.ExitCode(); code != 125 {
-		t.Errorf("exit %d, want 125; output:\n%s", code, out.String())
-	}
-	if !strings.Contains(out.String(), sock) {
-		t.Errorf("the message does not name the engine %s: %q", sock, out.String())
+	if !strings.Contains(p.out.String(), sock) {
+		t.Errorf("the message does not name the engine %s: %q", sock, p.out.String())
 	}
 	// The container outlives the service (conmon keeps it): clean it up
 	// through the user's own service, which shares the store.
@@ -376,15 +321,7 @@ func TestNoHostChanges(t *testing.T) {
 func snapshot(t *testing.T, root string) map[string]string {
 	t.Helper()
 	m := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		st := fi.Sys().(*syscall.Stat_t)
+	err := walkStat(root, func(p string, fi fs.FileInfo, st *syscall.Stat_t) error {
 		sum := ""
 		if fi.Mode().IsRegular() {
 			data, err := os.ReadFile(p)

@@ -146,7 +146,7 @@ func runInSession(ctx context.Context, s *streams, sess *session, o runOptions, 
 	}
 	code, err := runStale(ctx, sess, req, opts)
 	if err != nil {
-		return err
+		return portInUse(err, opts.Spec.Ports)
 	}
 	return withCode(code, nil)
 }

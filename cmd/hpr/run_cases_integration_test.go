@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,25 +18,6 @@ import (
 	"github.com/hostpersist/hpr/runtime"
 	"github.com/hostpersist/hpr/runtime/detect"
 )
-
-const base = "debian:bookworm-slim"
-
-func ownerOf(t *testing.T, path string) (int, int) {
-	t.Helper()
-	fi, err := os.Lstat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := fi.Sys().(*syscall.Stat_t)
-	return int(st.Uid), int(st.Gid)
-}
-
-func wantMine(t *testing.T, path string) {
-	t.Helper()
-	if uid, gid := ownerOf(t, path); uid != os.Getuid() || gid != os.Getgid() {
-		t.Errorf("%s owned by %d:%d, want %d:%d", path, uid, gid, os.Getuid(), os.Getgid())
-	}
-}
 
 // TestRunAdHoc: without hpr.toml, --image runs in the current directory; exit
 // codes follow docker run; whoami, $USER and a writable $HOME on every mode.
@@ -103,9 +83,7 @@ func TestRunAdHoc(t *testing.T) {
 			t.Errorf("NoNewPrivs %q, CapBnd %q: want 1 and no CAP_NET_RAW or CAP_MKNOD", status["NoNewPrivs"], status["CapBnd"])
 		}
 
-		if left := leftContainers(t, te.Endpoint, dir); len(left) > 0 {
-			t.Errorf("containers left: %+v", left)
-		}
+		noneLeft(t, te.Endpoint, dir)
 	})
 }
 
@@ -161,13 +139,6 @@ func TestRunBadProject(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "hpr.toml:5") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 		t.Errorf("stderr %q: want one line naming hpr.toml:5", errOut)
-	}
-}
-
-func write(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -1,11 +1,13 @@
 // Package testenv gives integration tests the engines the harness
 // (scripts/engines.sh) brought up, and the identity of the test user they run
 // as. With HPR_REQUIRE_ENGINES=1 a missing engine fails the test instead of
-// skipping it.
+// skipping it; an engine that is listed but does not answer fails the tests
+// that use it at once.
 package testenv
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/runtime"
 )
 
 // Engine is one engine of the harness.
@@ -36,14 +39,8 @@ func Engines(t testing.TB) []Engine {
 		t.Fatalf("HPR_TEST_ENGINES: %v", err)
 	}
 	if Required() {
-		have := map[idmap.Mode]bool{}
-		for _, e := range engines {
-			have[e.Mode] = true
-		}
-		for _, m := range idmap.Modes {
-			if !have[m] {
-				t.Errorf("HPR_REQUIRE_ENGINES=1 but %s is not in HPR_TEST_ENGINES (%q): is it up? (sudo scripts/engines.sh status)", m, os.Getenv("HPR_TEST_ENGINES"))
-			}
+		for _, m := range Missing(engines) {
+			t.Errorf("HPR_REQUIRE_ENGINES=1 but %s is not in HPR_TEST_ENGINES (%q): is it up? (sudo scripts/engines.sh status)", m, os.Getenv("HPR_TEST_ENGINES"))
 		}
 		if t.Failed() {
 			t.FailNow()
@@ -53,6 +50,21 @@ func Engines(t testing.TB) []Engine {
 		t.Skip("no engines: HPR_TEST_ENGINES is empty (sudo scripts/engines.sh up; make test)")
 	}
 	return engines
+}
+
+// Missing returns the modes of idmap.Modes that engines lack.
+func Missing(engines []Engine) []idmap.Mode {
+	have := map[idmap.Mode]bool{}
+	for _, e := range engines {
+		have[e.Mode] = true
+	}
+	var out []idmap.Mode
+	for _, m := range idmap.Modes {
+		if !have[m] {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // Parse parses "mode=endpoint mode=endpoint".
@@ -76,27 +88,41 @@ type parseError struct{ field string }
 
 func (e *parseError) Error() string { return "want mode=endpoint, got " + strconv.Quote(e.field) }
 
-// Endpoint returns the endpoint of the harness engine in mode, or "" when
-// HPR_TEST_ENGINES has none (Engines has already failed the test if engines
-// are required).
-func Endpoint(t testing.TB, mode idmap.Mode) string {
+// Need returns the harness engine in mode, for a test about that mode
+// only. When HPR_TEST_ENGINES has none the test is skipped, or fails under
+// HPR_REQUIRE_ENGINES=1 (Engines has failed it already); when the engine
+// does not answer, the test fails at once.
+func Need(t testing.TB, mode idmap.Mode) Engine {
 	t.Helper()
 	for _, e := range Engines(t) {
 		if e.Mode == mode {
-			return e.Endpoint
+			Alive(t, e)
+			return e
 		}
 	}
-	return ""
+	t.Skipf("no %s engine in HPR_TEST_ENGINES", mode)
+	return Engine{}
 }
 
-// Each runs f as a parallel subtest per engine, named by mode.
+// Each runs f as a parallel subtest per engine, named by mode. A subtest
+// whose engine does not answer fails at once, naming it, rather than
+// waiting out the timeouts of what it would have run.
 func Each(t *testing.T, f func(t *testing.T, e Engine)) {
 	t.Helper()
 	for _, e := range Engines(t) {
 		t.Run(string(e.Mode), func(t *testing.T) {
 			t.Parallel()
+			Alive(t, e)
 			f(t, e)
 		})
+	}
+}
+
+// Alive fails the test at once when engine e does not answer a ping.
+func Alive(t testing.TB, e Engine) {
+	t.Helper()
+	if _, err := runtime.Ping(context.Background(), e.Endpoint); err != nil {
+		t.Fatalf("engine %s (%s) does not answer: %v (scripts/engines.sh status; sudo scripts/engines.sh up)", e.Mode, e.Endpoint, err)
 	}
 }
 

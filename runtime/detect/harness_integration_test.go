@@ -5,11 +5,14 @@ package detect_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/internal/testenv"
@@ -18,48 +21,84 @@ import (
 )
 
 // TestHarness checks, from the host, what scripts/engines.sh promises for
-// every engine: it answers, it is in the mode it is listed as, the base image
-// is there, and a container run as the test user writes a file in a bind
-// mount that the test user owns. With HPR_REQUIRE_ENGINES=1 it fails when any
-// of the five modes is missing.
+// every engine: it answers the ping and Info, it is in the mode it is listed
+// as, the base image is there, and a container run as the test user writes a
+// file in a bind mount that the test user owns. With HPR_REQUIRE_ENGINES=1
+// it fails when any of the five modes is missing.
+//
+// scripts/test.sh runs it before any test package, as the check of every
+// engine: each engine gets harnessTimeout, so that a dead or hung engine
+// fails the run within a minute, named.
 func TestHarness(t *testing.T) {
 	testenv.NonRoot(t)
 	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
-		ctx := context.Background()
-		e, err := detect.Open(ctx, te.Endpoint, "")
-		if err != nil {
-			t.Fatalf("%s does not answer: %v", te.Endpoint, err)
-		}
-		defer e.Close()
-		if e.About.Mode != te.Mode {
-			t.Fatalf("%s reports mode %s, want %s", te.Endpoint, e.About.Mode, te.Mode)
-		}
-		if _, err := e.Image(ctx, "debian:bookworm-slim"); err != nil {
-			t.Fatalf("debian:bookworm-slim on %s: %v", te.Endpoint, err)
-		}
-		p := basePlan(t, e)
-		dir := t.TempDir()
-		var stderr bytes.Buffer
-		code, err := runtime.Run(ctx, e, runtime.RunOptions{
-			Spec: runtime.ContainerSpec{
-				Image: "debian:bookworm-slim", Cmd: []string{"sh", "-c", "echo ok > written"},
-				WorkingDir: "/app", Mounts: []runtime.Mount{{Source: dir, Target: "/app"}},
-				Labels: map[string]string{runtime.LabelProject: dir}, Plan: p.Plan, Identity: p.Identity,
-			},
-			Streams: runtime.Streams{Stderr: &stderr},
-		})
-		if err != nil || code != 0 {
-			t.Fatalf("run: exit %d, %v, stderr %q", code, err, stderr.String())
-		}
-		fi, err := os.Stat(filepath.Join(dir, "written"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		if int(st.Uid) != os.Getuid() || int(st.Gid) != os.Getgid() {
-			t.Errorf("file written on %s owned by %d:%d, want the test user %d:%d", te.Mode, st.Uid, st.Gid, os.Getuid(), os.Getgid())
+		ctx, cancel := context.WithTimeout(t.Context(), harnessTimeout)
+		defer cancel()
+		if err := checkEngine(ctx, te, t.TempDir()); err != nil {
+			t.Fatalf("engine %s (%s): %v", te.Mode, te.Endpoint, err)
 		}
 	})
+}
+
+// harnessTimeout bounds TestHarness on one engine, container run included
+// (the cleanup after a timeout may add runtime.RemoveTimeout).
+const harnessTimeout = 30 * time.Second
+
+// checkEngine is TestHarness on one engine; the error says which step
+// failed.
+func checkEngine(ctx context.Context, te testenv.Engine, dir string) error {
+	e, err := detect.Open(ctx, te.Endpoint, "")
+	if err != nil {
+		return fmt.Errorf("opening: %w", err)
+	}
+	defer e.Close()
+	// Open may answer from its cache of Info: ask the engine itself.
+	info, err := e.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("info: %w", err)
+	}
+	if info.Mode != te.Mode {
+		return fmt.Errorf("the engine reports mode %s", info.Mode)
+	}
+	if _, err := e.Image(ctx, "debian:bookworm-slim"); err != nil {
+		return fmt.Errorf("base image: %w (scripts/engines.sh up imports it)", err)
+	}
+	host, err := idmap.CurrentHost()
+	if err != nil {
+		return err
+	}
+	p, err := runtime.PlanFor(ctx, e, info, host, "debian:bookworm-slim", idmap.OverrideAuto)
+	if err != nil {
+		return fmt.Errorf("planning: %w", err)
+	}
+	var stderr bytes.Buffer
+	code, err := runtime.Run(ctx, e, runtime.RunOptions{
+		Spec: runtime.ContainerSpec{
+			Image: "debian:bookworm-slim", Cmd: []string{"sh", "-c", "echo ok > written"},
+			WorkingDir: "/app", Mounts: []runtime.Mount{{Source: dir, Target: "/app"}},
+			Labels: liveLabels(dir), Plan: p.Plan, Identity: p.Identity,
+		},
+		Streams: runtime.Streams{Stderr: &stderr},
+	})
+	if err != nil || code != 0 {
+		return fmt.Errorf("running a container: exit %d, %v, stderr %q", code, err, stderr.String())
+	}
+	fi, err := os.Stat(filepath.Join(dir, "written"))
+	if err != nil {
+		return fmt.Errorf("the container's file: %w", err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if int(st.Uid) != os.Getuid() || int(st.Gid) != os.Getgid() {
+		return fmt.Errorf("the container's file is owned by %d:%d, want the test user %d:%d", st.Uid, st.Gid, os.Getuid(), os.Getgid())
+	}
+	return nil
+}
+
+// liveLabels mark a container of project dir as this process's, as hpr
+// run's are, so that an hpr gc meanwhile leaves it alone.
+func liveLabels(dir string) map[string]string {
+	host, _ := os.Hostname()
+	return map[string]string{runtime.LabelProject: dir, runtime.LabelPID: strconv.Itoa(os.Getpid()), runtime.LabelHost: host}
 }
 
 // TestPrivatePodmanService: when podman is installed and no socket answers,
