@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 export CGO_ENABLED := 0
 
-.PHONY: all build test unit integration vet bench demo engines clean help
+.PHONY: all build test unit integration vet bench soak demo engines clean help
 
 all: build
 
@@ -22,17 +22,20 @@ vet: ## go vet, gofmt
 	$(GO) vet -tags "$(TAGS) integration" ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 
-test: build ## engines checked (started first as root), unit tests, integration tests on every engine as the test user
+test: build ## engines checked (started first as root), unit tests, integration tests on every engine as the test user, fault tests as root
 	TAGS="$(TAGS)" scripts/test.sh
 
 unit: ## unit tests only (no engines)
 	TAGS="$(TAGS)" scripts/test.sh unit
 
-integration: build ## engines checked, then integration tests only
+integration: build ## engines checked, then integration tests only (and the fault tests, as root)
 	TAGS="$(TAGS)" scripts/test.sh integration
 
 bench: build ## benchmarks on the harness engines → BENCHMARKS.md
 	TAGS="$(TAGS)" scripts/bench.sh
+
+soak: build ## as root: thousands of hpr runs on every engine, what they leave behind → SOAK.md (minutes; not in make test)
+	scripts/soak.sh
 
 engines: ## start the engine harness (as root)
 	scripts/engines.sh up

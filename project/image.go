@@ -123,6 +123,7 @@ func (r *Resolver) build(ctx context.Context, p *Project, in buildInputs, key, t
 	if out == nil {
 		out = io.Discard
 	}
+	ended := r.noteBuild()
 	err := r.Engine.Build(ctx, runtime.BuildOptions{
 		ContextDir: p.Image.BuildContext,
 		Dockerfile: p.Image.DockerfileInContext(),
@@ -134,7 +135,11 @@ func (r *Resolver) build(ctx context.Context, p *Project, in buildInputs, key, t
 		},
 		Output: out,
 	})
+	ended(err)
 	if err != nil {
+		if errors.Is(err, runtime.ErrUnreachable) {
+			r.removeLeftoversOnceBack(ctx)
+		}
 		return runtime.Image{}, fmt.Errorf("building %s: %w", tag, err)
 	}
 	img, err := r.Engine.Image(ctx, tag)

@@ -199,6 +199,15 @@ type Container struct {
 	SelfRemoving bool
 }
 
+// BuildContainer is a container an engine made for a build of its own, not
+// one of its containers: `ps -a` does not list it (Podman: a Buildah
+// working container, which holds its overlay mounted while it exists).
+type BuildContainer struct {
+	ID      string
+	Name    string
+	Created time.Time
+}
+
 // ExecSpec runs a command in a running container.
 type ExecSpec struct {
 	Cmd        []string
@@ -290,6 +299,11 @@ type Engine interface {
 	// List lists containers (running or not) carrying all the labels given;
 	// a label with an empty value matches any value.
 	List(ctx context.Context, labels map[string]string) ([]Container, error)
+	// BuildContainers lists the containers the engine's builds make for
+	// themselves, which Remove removes (unmounting them). A build the
+	// engine ends, well or not, removes its own (Build asks for that); one
+	// cut short by the engine itself stopping leaves them behind.
+	BuildContainers(ctx context.Context) ([]BuildContainer, error)
 	// Exec runs a command in a running container and returns its exit code.
 	Exec(ctx context.Context, id string, spec ExecSpec) (int, error)
 	// EnsureVolume creates a named volume if it does not exist, and reports

@@ -76,11 +76,32 @@ func Run(ctx context.Context, e Engine, opts RunOptions) (int, error) {
 	// Clean up with a context of our own: the caller's may be what ended.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RemoveTimeout)
 	defer cancel()
-	if rerr := e.Remove(rctx, c.id); rerr != nil && !errors.Is(rerr, ErrNotFound) && err == nil {
+	// Podman's containers outlive a restart of their service: removed once
+	// it is back, they do not run on unattended.
+	rerr := OnceBack(rctx, func(ctx context.Context) error { return e.Remove(ctx, c.id) })
+	if rerr != nil && !errors.Is(rerr, ErrNotFound) && err == nil {
 		err = fmt.Errorf("removing container %s: %w", shortID(c.id), rerr)
 	}
 	Trace(ctx, "remove")
 	return end.code, err
+}
+
+// OnceBack calls f, and again while it fails because the engine does not
+// answer, until ctx ends; it returns f's last error. A daemon that restarts
+// (an upgrade, a service restart) is back within seconds: cleaning up after
+// a run it cut short is worth that wait, bounded by ctx.
+func OnceBack(ctx context.Context, f func(context.Context) error) error {
+	for {
+		err := f(ctx)
+		if !errors.Is(err, ErrUnreachable) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // created is a container Create made, with the check of what its spec

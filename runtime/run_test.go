@@ -267,3 +267,34 @@ func indexOf(xs []string, x string) int {
 	}
 	return -1
 }
+
+// OnceBack asks again while the engine does not answer, and stops at any
+// other answer or when its context ends.
+func TestOnceBack(t *testing.T) {
+	other := errors.New("conflict")
+	for _, tc := range []struct {
+		name    string
+		answers []error // the last repeats
+		timeout time.Duration
+		want    error
+		calls   int
+	}{
+		{"answers", []error{nil}, time.Minute, nil, 1},
+		{"back after a restart", []error{ErrUnreachable, ErrUnreachable, nil}, time.Minute, nil, 3},
+		{"another failure", []error{ErrUnreachable, other}, time.Minute, other, 2},
+		{"never back", []error{ErrUnreachable}, 100 * time.Millisecond, ErrUnreachable, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), tc.timeout)
+			defer cancel()
+			calls := 0
+			err := OnceBack(ctx, func(context.Context) error {
+				calls++
+				return tc.answers[min(calls, len(tc.answers))-1]
+			})
+			if !errors.Is(err, tc.want) || err != nil && tc.want == nil || calls != tc.calls {
+				t.Errorf("OnceBack: %v after %d calls, want %v after %d", err, calls, tc.want, tc.calls)
+			}
+		})
+	}
+}

@@ -19,12 +19,18 @@
 # logs in as the test user, so tests can run hpr as someone whose uid differs
 # from the remote user's.
 #
-# usage: scripts/engines.sh up | down | status | env
+# usage: scripts/engines.sh up | down | status | env | restart ENGINE
 #
 #   up      install what is missing, create the test user, start what is not
 #           running, import the base image where it is missing. Idempotent.
 #   down    stop what `up` started (by the pid files it wrote), nothing else.
 #   status  one line per engine: up/down, endpoint, pid.
+#   restart ENGINE
+#           stop one engine this script started (by its pid file: SIGTERM to
+#           the daemon alone, as systemd's KillMode=process does for dockerd,
+#           so that it shuts down as on an upgrade; SIGKILL to its process
+#           group only if it is still there after 30 s) and start it again.
+#           For the fault tests (internal/faults): a daemon restarted mid-run.
 #   env     shell `export` lines: HPR_TEST_USER, HPR_TEST_UID, HPR_TEST_GID,
 #           HPR_TEST_ENGINES ("mode=endpoint ..." for every engine that is up);
 #           while the harness's sshd answers, also HPR_SSH_HOST, HPR_SSH_PORT,
@@ -355,13 +361,20 @@ up_podman_rootful() {
     alive "$old" && kill -- -"$old" 2>/dev/null && sleep 1
     rm -f "$sock"
     mkdir -p "$(dirname "$sock")"
+    # The socket must be the group's from the moment it exists: a client
+    # that reconnects while the service restarts would otherwise find it
+    # root's and be refused. The setgid directory gives it the group, the
+    # umask its mode.
+    chgrp "$PODMAN_GROUP" "$(dirname "$sock")"
+    chmod 2750 "$(dirname "$sock")"
     rootful_podman_conf
     start podman-rootful "$sock" "$LOGS/podman-rootful.log" \
-      podman system service --time=0 "unix://$sock"
+      sh -c 'umask 007; exec "$@"' sh podman system service --time=0 "unix://$sock"
   fi
-  # Give the test user's group access, as group docker does for Docker.
+  # Give the test user's group access, as group docker does for Docker
+  # (a service started before the above may have made the socket root's).
   chgrp "$PODMAN_GROUP" "$(dirname "$sock")" "$sock"
-  chmod 0750 "$(dirname "$sock")"
+  chmod 2750 "$(dirname "$sock")"
   chmod 0660 "$sock"
 }
 
@@ -603,6 +616,50 @@ cmd_down() {
   rm -f "$STATE/env"
 }
 
+# stop_engine NAME: stop the engine NAME by its pid file, as cmd_restart
+# describes; nothing when it is not running.
+stop_engine() {
+  local name=$1 pid i
+  pid=$(pidof_file "$STATE/$name.pid")
+  [ -n "$pid" ] || die "$name: no pid file in $STATE: this script did not start it"
+  if alive "$pid"; then
+    # A rootless engine runs under runuser, which answers a SIGTERM by
+    # killing its child 2 s later: signal the daemon (its child) instead.
+    local target=$pid
+    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = runuser ]; then
+      target=$(pgrep -P "$pid" | head -n1)
+      [ -n "$target" ] || target=$pid
+    fi
+    log "stopping $name (pid $target)"
+    kill -TERM "$target" 2>/dev/null || true
+    for i in $(seq 1 120); do alive "$pid" || break; sleep 0.25; done
+    if alive "$pid"; then
+      log "$name (pid $pid) still runs 30 s after SIGTERM: killing its process group"
+      kill -KILL -- -"$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+      for i in $(seq 1 40); do alive "$pid" || break; sleep 0.25; done
+    fi
+  fi
+  rm -f "$STATE/$name.pid"
+}
+
+cmd_restart() {
+  local name=${1:-}
+  case $name in
+  docker-rootful | docker-userns-remap | docker-rootless | podman-rootless | podman-rootful) ;;
+  *) die "restart: want one of docker-rootful docker-userns-remap docker-rootless podman-rootless podman-rootful, got '$name'" ;;
+  esac
+  mkdir -p "$STATE" "$LOGS"
+  stop_engine "$name"
+  case $name in
+  docker-rootful) up_docker_rootful ;;
+  docker-userns-remap) up_docker_remap ;;
+  docker-rootless) up_docker_rootless ;;
+  podman-rootless) up_podman_rootless ;;
+  podman-rootful) up_podman_rootful ;;
+  esac
+  log "$name: up again"
+}
+
 cmd_status() {
   local e ep pid state
   for e in $ENGINES; do
@@ -621,5 +678,6 @@ up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
 env) print_env ;;
-*) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+restart) cmd_restart "${2:-}" ;;
+*) echo "usage: $0 up|down|status|env|restart ENGINE" >&2; exit 2 ;;
 esac

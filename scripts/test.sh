@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# test.sh [all|unit|integration] — hpr's test command (make test runs it).
+# test.sh [all|unit|integration|root] — hpr's test command (make test runs it).
 #
-# all          the engines' check, then unit, then integration (make test)
+# all          the engines' check, then unit, then integration, then root
+#              (make test)
 # unit         go vet, gofmt, go test ./..., a short fuzz of hpr.toml loading;
 #              no engines needed (make unit)
 # integration  the engines' check, then the `integration`-tagged tests
-#              against every engine of the harness (make integration)
+#              against every engine of the harness, then root (make
+#              integration)
+# root         the engines' check, then the fault tests (tagged `integration
+#              && root`: internal/faults), run as root because they restart
+#              engines (scripts/engines.sh restart), mount small filesystems
+#              and read the daemons' /proc files; hpr runs in them as the test
+#              user. Run only when test.sh runs as root; otherwise the run
+#              says it left them out.
 #
 # Engines come from HPR_TEST_ENGINES ("mode=endpoint ..."), else from the
 # harness's /run/hpr-harness/env (scripts/engines.sh). As root, when the
@@ -33,8 +41,8 @@ cd "$(dirname "$0")/.."
 TAGS=${TAGS:-remote containers_image_openpgp exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper exclude_graphdriver_overlay exclude_graphdriver_zfs containers_image_docker_daemon_stub}
 export CGO_ENABLED=0
 what=${1:-all}
-case $what in all | unit | integration) ;; *)
-  echo "usage: $0 [all|unit|integration]" >&2
+case $what in all | unit | integration | root) ;; *)
+  echo "usage: $0 [all|unit|integration|root]" >&2
   exit 2
   ;;
 esac
@@ -155,10 +163,20 @@ preflight() {
   return 1
 }
 
+# tagged PATTERN: the packages with a test file whose build line matches
+# PATTERN, narrowed to HPR_TEST_PACKAGES when it is set.
+tagged() {
+  local p want=" "
+  for p in ${HPR_TEST_PACKAGES:-}; do want+="./${p#./} "; done
+  for p in $(grep -rlE "$1" --include='*_test.go' . | xargs -r -n1 dirname | sort -u); do
+    case "${HPR_TEST_PACKAGES:+$want}" in "" | *" $p "*) echo "$p" ;; esac
+  done
+}
+
 integration() {
   echo "== integration tests"
   local pkgs p flags
-  pkgs=${HPR_TEST_PACKAGES:-$(grep -rlE '^//go:build .*integration' --include='*_test.go' . | xargs -n1 dirname | sort -u)}
+  pkgs=$(tagged '^//go:build integration$')
   for p in $pkgs; do
     echo "-- $p"
     flags=(-test.timeout=30m ${GOTESTFLAGS:-})
@@ -168,12 +186,39 @@ integration() {
   done
 }
 
+# root_phase: the fault tests, as root (see root above), each package's
+# test binary run from the test user's copy of the tree with the tests'
+# environment; engines.sh is the one of this tree (root's), not the copy's.
+root_phase() {
+  local pkgs p bin name
+  pkgs=$(tagged '^//go:build integration && root$')
+  [ -n "$pkgs" ] || return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "== root phase: left out (it restarts engines and mounts filesystems: run as root, e.g. sudo make test)"
+    return 0
+  fi
+  echo "== root phase: fault tests as root, hpr as $user"
+  for p in $pkgs; do
+    echo "-- $p"
+    name="$(echo "${p#./}" | tr / _).root"
+    bin="$work/$name.test"
+    go test -c -tags "$TAGS integration root" -o "$bin" "$p" || { failed "$name" "the test binary of $p does not build (above)"; continue; }
+    (cd "$work/$p" && env HPR_TEST_ENGINES="$HPR_TEST_ENGINES" HPR_TEST_USER="$user" \
+      HPR_REQUIRE_ENGINES="${HPR_REQUIRE_ENGINES:-}" HPR_BIN="$work/bin/hpr" HPR_SRC="$work" \
+      HPR_ENGINES_SCRIPT="$PWD/scripts/engines.sh" \
+      "$bin" -test.v=test2json -test.count=1 -test.timeout=30m ${GOTESTFLAGS:-}) 2>&1 |
+      go tool test2json -t -p "github.com/hostpersist/hpr/${p#./}" | events "$name" -each
+    [ "${PIPESTATUS[0]}" = 0 ] || status=1
+  done
+}
+
 main() {
   if [ "$what" != unit ]; then
     engines && prepare && preflight || return 1
   fi
-  [ "$what" = integration ] || unit
-  [ "$what" = unit ] || integration
+  case $what in all | unit) unit ;; esac
+  case $what in all | integration) integration ;; esac
+  case $what in all | integration | root) root_phase ;; esac
 }
 
 main || status=1

@@ -25,9 +25,12 @@ is gone — killed with SIGKILL, or on a machine that rebooted — on every
 engine that answers (or the --engine ones). Containers of an hpr run that is
 still going are left alone.
 
-Also remove the probe images (hpr-probe:<digest>) that hpr conformance of
-other hpr builds imported (this build's own probe stays), and what hpr
-remembers of the builds of projects whose directory is gone.`,
+Also remove the containers an engine kept of an hpr build that it cut short
+by stopping mid-build (Podman's Buildah working containers, which podman ps
+-a does not show, each holding an overlay mount), the probe images
+(hpr-probe:<digest>) that hpr conformance of other hpr builds imported (this
+build's own probe stays), and what hpr remembers of the builds of projects
+whose directory is gone.`,
 		Example: `  hpr gc
   hpr gc --engine podman`,
 		Args: cobra.NoArgs,
@@ -45,6 +48,12 @@ remembers of the builds of projects whose directory is gone.`,
 					failed = err
 					fmt.Fprintf(s.err, "hpr: %s: %v\n", e.About.Endpoint, err)
 				}
+				builds, err := project.RemoveBuildLeftovers(ctx, e, e.About.Endpoint, cache.Open())
+				if err != nil {
+					failed = err
+					fmt.Fprintf(s.err, "hpr: %s: build containers: %v\n", e.About.Endpoint, err)
+				}
+				n += builds
 				probes := 0
 				if exeErr == nil {
 					probes, err = conformance.RemoveOldProbes(ctx, e, exe)

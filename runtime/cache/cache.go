@@ -31,6 +31,10 @@ const (
 	Identity = "identity"
 	// Engines: per endpoint, the engine's Info and the listener that gave it.
 	Engines = "engines"
+	// Building: the builds under way, and those their engine cut short by
+	// stopping, whose build containers are still to be removed. Unlike the
+	// memos, a lost record costs a leftover, never time.
+	Building = "building"
 )
 
 // Dir is hpr's cache directory. The zero Dir caches nothing: reads miss

@@ -37,6 +37,9 @@ type Engine struct {
 	// stop ends what detection started for this engine (a private podman
 	// service); nil otherwise.
 	stop func()
+	// listener is the process that served the endpoint when it was opened
+	// (see listener); "" when it cannot be told.
+	listener string
 }
 
 // Close closes the client and stops a private service detection started.
@@ -81,7 +84,7 @@ func open(ctx context.Context, c Candidate, kind idmap.Kind) (*Engine, error) {
 	}
 	who := listener(uri)
 	if info, ok := loadInfo(uri, who); ok {
-		return &Engine{Engine: e, About: info, Source: c.Source, File: c.File}, nil
+		return &Engine{Engine: e, About: info, Source: c.Source, File: c.File, listener: who}, nil
 	}
 	// An endpoint that accepts but never answers must not hang hpr.
 	ictx, cancel := context.WithTimeout(ctx, InfoTimeout)
@@ -95,7 +98,7 @@ func open(ctx context.Context, c Candidate, kind idmap.Kind) (*Engine, error) {
 		return nil, err
 	}
 	storeInfo(uri, who, info)
-	return &Engine{Engine: e, About: info, Source: c.Source, File: c.File}, nil
+	return &Engine{Engine: e, About: info, Source: c.Source, File: c.File, listener: who}, nil
 }
 
 // probe pings every candidate in parallel and returns the kinds that

@@ -30,27 +30,11 @@ type cachedInfo struct {
 
 // listener identifies the process listening on a unix endpoint, or "".
 func listener(uri string) string {
-	u, err := url.Parse(uri)
-	if err != nil || u.Scheme != "unix" {
+	pid := ListenerPID(uri)
+	if pid <= 1 {
 		return ""
 	}
-	c, err := net.DialTimeout("unix", u.Path, runtime.DialTimeout)
-	if err != nil {
-		return ""
-	}
-	defer c.Close()
-	raw, err := c.(*net.UnixConn).SyscallConn()
-	if err != nil {
-		return ""
-	}
-	var cred *syscall.Ucred
-	var cerr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, cerr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
-	}); err != nil || cerr != nil || cred == nil || cred.Pid <= 1 {
-		return ""
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cred.Pid))
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return ""
 	}
@@ -66,7 +50,35 @@ func listener(uri string) string {
 	if len(fields) < 20 || comm == "systemd" {
 		return ""
 	}
-	return fmt.Sprintf("%d/%s/%s", cred.Pid, comm, fields[19])
+	return fmt.Sprintf("%d/%s/%s", pid, comm, fields[19])
+}
+
+// ListenerPID is the pid, in this process's pid namespace, of the process
+// listening on a unix endpoint (SO_PEERCRED of a connection to it); 0 when
+// it cannot be told (not a unix socket, nothing listening, another pid
+// namespace).
+func ListenerPID(uri string) int {
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "unix" {
+		return 0
+	}
+	c, err := net.DialTimeout("unix", u.Path, runtime.DialTimeout)
+	if err != nil {
+		return 0
+	}
+	defer c.Close()
+	raw, err := c.(*net.UnixConn).SyscallConn()
+	if err != nil {
+		return 0
+	}
+	var cred *syscall.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil || cerr != nil || cred == nil {
+		return 0
+	}
+	return int(cred.Pid)
 }
 
 // loadInfo returns the remembered Info of uri if its listener is unchanged.

@@ -338,6 +338,13 @@ func (e *Engine) Remove(ctx context.Context, id string) error {
 }
 
 // List lists containers in any state carrying all the labels given; a label
+// BuildContainers lists no containers: the classic builder's containers
+// are the daemon's own containers, which its build removes (ForceRemove)
+// and a restart of the daemon does not leave behind.
+func (e *Engine) BuildContainers(ctx context.Context) ([]runtime.BuildContainer, error) {
+	return nil, nil
+}
+
 // with an empty value matches on the key alone.
 func (e *Engine) List(ctx context.Context, labels map[string]string) ([]runtime.Container, error) {
 	f := filters.NewArgs()

@@ -435,6 +435,30 @@ func (e *Engine) Remove(ctx context.Context, id string) error {
 	return nil
 }
 
+// BuildContainers lists Buildah's working containers in the service's
+// store: its storage containers that are not libpod's (`podman ps
+// --external`, State "storage", the command "buildah").
+func (e *Engine) BuildContainers(ctx context.Context) ([]runtime.BuildContainer, error) {
+	c, cancel := e.call(ctx)
+	defer cancel()
+	list, err := containers.List(c, new(containers.ListOptions).WithAll(true).WithExternal(true))
+	if err != nil {
+		return nil, fmt.Errorf("listing build containers: %w", e.translate(ctx, err))
+	}
+	var out []runtime.BuildContainer
+	for _, l := range list {
+		if l.State != "storage" || !slices.Equal(l.Command, []string{"buildah"}) {
+			continue
+		}
+		bc := runtime.BuildContainer{ID: l.ID, Created: l.Created}
+		if len(l.Names) > 0 {
+			bc.Name = l.Names[0]
+		}
+		out = append(out, bc)
+	}
+	return out, nil
+}
+
 // List lists containers, running or not, that carry all of labels.
 func (e *Engine) List(ctx context.Context, labels map[string]string) ([]runtime.Container, error) {
 	var filters []string
