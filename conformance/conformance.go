@@ -506,8 +506,19 @@ func (s *session) removeVolume(ctx context.Context) string {
 	s.volume = ""
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runtime.RemoveTimeout)
 	defer cancel()
-	if err := s.e.RemoveVolume(ctx, name); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-		return fmt.Sprintf("removing volume %s: %v", name, err)
+	for {
+		// A container the engine is still removing by itself holds the
+		// volume a little longer.
+		err := s.e.RemoveVolume(ctx, name)
+		switch {
+		case err == nil, errors.Is(err, runtime.ErrNotFound):
+			return ""
+		case !errors.Is(err, runtime.ErrConflict) || ctx.Err() != nil:
+			return fmt.Sprintf("removing volume %s: %v", name, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return ""
 }

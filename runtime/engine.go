@@ -295,7 +295,8 @@ type Engine interface {
 	// EnsureVolume creates a named volume if it does not exist, and reports
 	// whether it did.
 	EnsureVolume(ctx context.Context, spec VolumeSpec) (created bool, err error)
-	// RemoveVolume removes a named volume; ErrNotFound when absent.
+	// RemoveVolume removes a named volume; ErrNotFound when absent,
+	// ErrConflict while a container refers to it.
 	RemoveVolume(ctx context.Context, name string) error
 
 	// Close releases the client's connections.

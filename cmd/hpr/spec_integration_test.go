@@ -114,7 +114,7 @@ func TestConformanceChecksTheRunSpec(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
 		e, rec := openRecorded(t, te)
 		p := specProject(t, "spec-"+string(te.Mode))
-		t.Cleanup(func() { _ = e.RemoveVolume(context.Background(), p.VolumeName("data")) })
+		t.Cleanup(func() { removeVolume(t, e, p, p.VolumeName("data")) })
 		sess := &session{proj: p, cwd: p.Root, engine: e, resolver: newResolver(e, host)}
 		var out, errb testenv.Buffer
 		err := runInSession(context.Background(), &streams{out: &out, err: &errb}, sess, runOptions{}, []string{"true"})
@@ -187,11 +187,7 @@ func TestRunReclaimsVolumeRoot(t *testing.T) {
 		kind := e.About.Facts.Kind
 		p := specProject(t, "reclaim-"+string(te.Mode))
 		vol := p.VolumeName("data")
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_ = e.RemoveVolume(ctx, vol)
-		})
+		t.Cleanup(func() { removeVolume(t, e, p, vol) })
 		owner := reclaimVolume(t, te, kind, vol)
 		if uid, _ := owner("."); uid == os.Getuid() {
 			t.Fatalf("the volume root is still yours after the chown: the test proves nothing")
@@ -254,6 +250,20 @@ func reclaimVolume(t *testing.T, te testenv.Engine, kind idmap.Kind, vol string)
 		}
 	}
 	return func(rel string) (int, int) { return ownerOfPath(t, filepath.Join(hostDir, rel)) }
+}
+
+// removeVolume removes a project's volume once the engine is done removing
+// the project's containers, which refer to it (Podman removes them by
+// itself, a moment after hpr returns).
+func removeVolume(t *testing.T, e runtime.Engine, p *project.Project, vol string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if left, err := runtime.Settle(ctx, e, map[string]string{runtime.LabelProject: p.RealRoot}, 10*time.Second); err != nil || len(left) > 0 {
+		t.Errorf("the project's containers are not gone: %v, %v", left, err)
+	}
+	if err := e.RemoveVolume(ctx, vol); err != nil {
+		t.Errorf("removing volume %s: %v", vol, err)
+	}
 }
 
 // hprIn runs the binary under test in dir.

@@ -88,6 +88,7 @@ func Run(t *testing.T, env Env) {
 		{"Build", checkBuild},
 		{"Volumes", checkVolumes},
 		{"VolumeRootHandedOver", checkVolumeRootHandedOver},
+		{"VolumeInUse", checkVolumeInUse},
 		{"UnreachableEndpoint", checkUnreachable},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.check(t, f) })
