@@ -95,9 +95,15 @@ func Run(t *testing.T, env Env) {
 	}
 }
 
+// setupTimeout bounds opening the engine and planning the base image's run.
+const setupTimeout = 60 * time.Second
+
 func setup(t *testing.T, env Env) *fixture {
 	t.Helper()
-	ctx := context.Background()
+	// An engine that accepts connections but no longer answers fails the
+	// run here, named, instead of holding it up.
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
 	e, err := env.Open(ctx, env.Endpoint)
 	if err != nil {
 		t.Fatalf("opening %s: %v", env.Endpoint, err)
