@@ -50,6 +50,7 @@ type report struct {
 	m4      m4Res
 	m5      m5Res
 	m6      m6Res
+	m7      []m7Row
 }
 
 func machineInfo(ctx context.Context, c *config) machine {
@@ -502,6 +503,7 @@ func (r *report) markdown() string {
 		}
 
 	}
+	r.sshSection(q, &budgets)
 	// ---- summary
 	p("## Budgets\n\n")
 	p("| budget | limit | figure | status |\n|---|---|---|---|\n")
@@ -552,10 +554,20 @@ var runSteps = map[string]bool{"create": true, "attach": true, "start": true, "e
 // traceColumns is the union of the trace steps, in the order hpr printed
 // them.
 func traceColumns(rows []m1Row) []string {
+	var orders [][]string
+	for _, row := range rows {
+		orders = append(orders, row.TraceOrder)
+	}
+	return unionOrder(orders)
+}
+
+// unionOrder is the union of steps in the orders given, each first where
+// it first appears.
+func unionOrder(orders [][]string) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, row := range rows {
-		for _, st := range row.TraceOrder {
+	for _, order := range orders {
+		for _, st := range order {
 			if !seen[st] {
 				seen[st] = true
 				out = append(out, st)
