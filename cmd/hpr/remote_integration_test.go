@@ -3,10 +3,8 @@
 package main_test
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,22 +185,7 @@ func TestRemoteConformance(t *testing.T) {
 	engines := sshEngines(t, s)
 	r := hprAsLocal(t, s, localProject(t, s), "conformance", "--json",
 		"--engine", engines[idmap.DockerRootful], "--engine", engines[idmap.PodmanRootless])
-	var rep struct {
-		Pass    bool `json:"pass"`
-		Engines []struct {
-			Endpoint string `json:"endpoint"`
-			Pass     bool   `json:"pass"`
-			Error    string `json:"error"`
-			Checks   []struct {
-				ID     string `json:"id"`
-				Pass   bool   `json:"pass"`
-				Detail string `json:"detail"`
-			} `json:"checks"`
-		} `json:"engines"`
-	}
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-		t.Fatalf("exit %d, not JSON: %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
-	}
+	rep := decodeReport(t, r.stdout)
 	if r.code != 0 || !rep.Pass || len(rep.Engines) != 2 {
 		t.Errorf("exit %d, pass %v, %d engines; want 0, true, 2:\n%s", r.code, rep.Pass, len(rep.Engines), r.stdout)
 	}
@@ -223,23 +206,9 @@ func TestRemoteConformance(t *testing.T) {
 func TestRemoteUnreachable(t *testing.T) {
 	testenv.NonRoot(t)
 	s := testenv.SSHHarness(t)
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	go func() {
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // held open, never answered
-		}
-	}()
 	for _, tc := range []struct{ name, uri, why string }{
 		{"refused", "ssh://nobody@127.0.0.1:1", "refused"},
-		{"silent", "ssh://nobody@" + silent.Addr().String(), "timed out"},
+		{"silent", "ssh://nobody@" + testenv.Silent(t), "timed out"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := hprAsLocal(t, s, localProject(t, s), "run", "--engine", tc.uri, "--remote-root", "/tmp", "--image", base, "--", "true")

@@ -147,6 +147,15 @@ func oneLine(s string, n int) string {
 	return s
 }
 
+// runBudget is the budget of `hpr run` / the engine's CLI on mode's
+// engine, and how the report writes it.
+func runBudget(mode string) (float64, string) {
+	if strings.HasPrefix(mode, "podman") {
+		return budgetPodmanRatio, "≤ 0.80×"
+	}
+	return budgetDockerRatio, "≤ 1.00×"
+}
+
 type budgetLine struct {
 	what, budget, figure, status string
 }
@@ -220,10 +229,7 @@ func (r *report) markdown() string {
 				budgets = append(budgets, budgetLine{"hpr run / CLI, " + row.Mode, "", "not measured", "not measured: " + oneLine(row.Err, 80)})
 				continue
 			}
-			lim, limS := budgetDockerRatio, "≤ 1.00×"
-			if strings.HasPrefix(row.Mode, "podman") {
-				lim, limS = budgetPodmanRatio, "≤ 0.80×"
-			}
+			lim, limS := runBudget(row.Mode)
 			rawRatio, _ := pairRatio(r.raw["1/"+row.Mode+"/raw"], r.raw["1/"+row.Mode+"/cli"])
 			okR := row.RatioN > 0 && row.Ratio <= lim
 			judged := row.overheadJudged()

@@ -123,10 +123,7 @@ func (r *report) sshSection(q func(string, ...any), budgets *[]budgetLine) {
 			*budgets = append(*budgets, budgetLine{"`hpr run -- true` over ssh / CLI, " + row.Mode, "", "not measured", "not measured: " + oneLine(row.Err, 80)})
 			continue
 		}
-		lim, limS := budgetDockerRatio, "≤ 1.00×"
-		if strings.HasPrefix(row.Mode, "podman") {
-			lim, limS = budgetPodmanRatio, "≤ 0.80×"
-		}
+		lim, limS := runBudget(row.Mode)
 		st := verdict(row.RatioN > 0 && row.Ratio <= lim)
 		if row.RatioN == 0 {
 			st = "not measured"
