@@ -219,3 +219,20 @@ func TestRemoteUnreachable(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoteRootOnLocalEngine: --remote-root with an engine on this
+// machine is refused (the user meant a remote engine; this one would mount
+// the local directory), and nothing runs.
+func TestRemoteRootOnLocalEngine(t *testing.T) {
+	testenv.NonRoot(t)
+	e := testenv.Need(t, idmap.DockerRootful)
+	dir := t.TempDir()
+	code, _, errOut := hpr(t, dir, nil, "run", "--engine", e.Endpoint, "--remote-root", "/srv/app", "--image", base, "--", "touch", "ran")
+	msg := strings.TrimSpace(errOut)
+	if code != 125 || strings.Contains(msg, "\n") || !strings.Contains(msg, "is on this machine") {
+		t.Errorf("exit %d, stderr %q; want 125 and one line saying the engine is on this machine", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ran")); err == nil {
+		t.Error("the command ran on the local engine")
+	}
+}

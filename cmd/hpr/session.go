@@ -81,6 +81,12 @@ func openSession(ctx context.Context, o sessionOptions) (*session, error) {
 	}
 	runtime.Trace(ctx, "detect engine + info")
 	sess := &session{proj: p, cwd: cwd, engine: e, resolver: newResolver(e, host)}
+	if e.About.Local && o.remoteRoot != "" {
+		// The user meant a remote engine: running on this one would use
+		// the local directory instead.
+		e.Close()
+		return nil, fmt.Errorf("--remote-root names the project's directory on a remote engine's host, but %s (%s) is on this machine: choose the remote engine (--engine ssh://…), or drop --remote-root", e.About.Endpoint, e.Source)
+	}
 	if !e.About.Local && o.onHost {
 		var h project.EngineHost // none for a tcp:// engine
 		if t, ok := engineHost(e); ok {

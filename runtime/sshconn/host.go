@@ -25,7 +25,7 @@ func Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + 
 func (t Target) Owner(ctx context.Context, dir string) (idmap.Host, int, error) {
 	q := Quote(dir)
 	script := `d=` + q + `
-[ -d "$d" ] || { echo "$d: no such directory there" >&2; exit 3; }
+[ -d "$d" ] || { echo "$d: no such directory there (hpr copies no files: put the project's copy there first)" >&2; exit 3; }
 s=$(stat -L -c '%u %g %U' -- "$d") || exit 3
 echo "owner $s"
 echo "login $(id -u)"
