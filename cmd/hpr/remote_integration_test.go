@@ -47,6 +47,14 @@ func localProject(t *testing.T, s testenv.SSH) string {
 	return dir
 }
 
+// writeAsLocal writes content to path as the local user.
+func writeAsLocal(t *testing.T, s testenv.SSH, path, content string) {
+	t.Helper()
+	if r := asLocal(t, s, "mkdir -p "+sshconn.Quote(filepath.Dir(path))+" && printf '%s' "+sshconn.Quote(content)+" > "+sshconn.Quote(path)); r.code != 0 {
+		t.Fatalf("writing %s as %s: %q", path, s.LocalUser, r.stderr)
+	}
+}
+
 // hprAsLocal runs hpr as the local user in dir, stdin closed.
 func hprAsLocal(t *testing.T, s testenv.SSH, dir string, args ...string) ran {
 	t.Helper()
@@ -90,8 +98,8 @@ func ownedByMe(t *testing.T, paths ...string) {
 // the test user's that is not the local project (and that the local user
 // cannot even read). What the container writes lands there, owned by the
 // test user as the remote side sees it; the working directory below the
-// project maps to the same place below the remote root; the local project
-// is untouched.
+// project root (sub) maps to the same place below the remote root; the
+// local project is untouched.
 func TestRemoteRun(t *testing.T) {
 	testenv.NonRoot(t)
 	s := testenv.SSHHarness(t)
@@ -102,10 +110,9 @@ func TestRemoteRun(t *testing.T) {
 				t.Fatal(err)
 			}
 			local := localProject(t, s)
-			if r := asLocal(t, s, "mkdir "+sshconn.Quote(local+"/sub")); r.code != 0 {
-				t.Fatalf("mkdir: %q", r.stderr)
-			}
-			r := hprAsLocal(t, s, local+"/sub", "run", "--engine", uri, "--remote-root", remote, "--image", base, "--",
+			writeAsLocal(t, s, local+"/hpr.toml", fmt.Sprintf("[image]\nref = %q\n", base))
+			writeAsLocal(t, s, local+"/sub/.keep", "")
+			r := hprAsLocal(t, s, local+"/sub", "run", "--engine", uri, "--remote-root", remote, "--",
 				"sh", "-c", "pwd; id -un; touch f; mkdir -p d/e; echo x > d/e/g; touch /app/top")
 			if r.code != 0 {
 				t.Fatalf("hpr run as %s over ssh: exit %d, stderr %q", s.LocalUser, r.code, r.stderr)
@@ -115,7 +122,7 @@ func TestRemoteRun(t *testing.T) {
 			}
 			sub := filepath.Join(remote, "sub")
 			ownedByMe(t, filepath.Join(sub, "f"), filepath.Join(sub, "d"), filepath.Join(sub, "d", "e"), filepath.Join(sub, "d", "e", "g"), filepath.Join(remote, "top"))
-			if ls := asLocal(t, s, "find "+sshconn.Quote(local)+" -mindepth 1"); strings.TrimSpace(ls.stdout) != local+"/sub" {
+			if ls := asLocal(t, s, "cd "+sshconn.Quote(local)+" && find . -mindepth 1 | sort"); ls.stdout != "./hpr.toml\n./sub\n./sub/.keep\n" {
 				t.Errorf("the local project changed: %q", ls.stdout)
 			}
 		})
@@ -134,9 +141,7 @@ func TestRemoteRootFromProjectFile(t *testing.T) {
 	remote := t.TempDir()
 	local := localProject(t, s)
 	toml := fmt.Sprintf("[engine]\nremote_root = %q\n\n[image]\nref = %q\n", remote, base)
-	if r := asLocal(t, s, "printf '%s' "+sshconn.Quote(toml)+" > "+sshconn.Quote(local+"/hpr.toml")); r.code != 0 {
-		t.Fatalf("writing hpr.toml: %q", r.stderr)
-	}
+	writeAsLocal(t, s, local+"/hpr.toml", toml)
 	write := func(content string) {
 		t.Helper()
 		if err := os.WriteFile(filepath.Join(remote, "hpr.toml"), []byte(content), 0o644); err != nil {
