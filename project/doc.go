@@ -21,7 +21,8 @@
 //
 //	[engine]
 //	prefer = "auto"          # auto | docker | podman
-//	endpoint = "unix:///…"   # unix://, tcp:// or ssh://
+//	endpoint = "unix:///…"   # unix://, or tcp:// to this machine
+//	remote_root = "/…"       # the project's copy on a remote engine's host
 //
 //	[image]                  # ref, or build; neither: `hpr run` needs --image
 //	ref = "…"

@@ -57,6 +57,7 @@ var schema = &field{kind: kindTable, fields: []*field{
 	{name: "engine", kind: kindTable, fields: []*field{
 		{name: "prefer", kind: kindString, example: `prefer = "auto", "docker" or "podman"`},
 		{name: "endpoint", kind: kindString, example: `endpoint = "unix:///run/user/1000/podman/podman.sock"`},
+		{name: "remote_root", kind: kindString, example: `remote_root = "/home/me/src/blog"`},
 	}},
 	{name: "image", kind: kindTable, fields: []*field{
 		{name: "ref", kind: kindString, example: `ref = "debian:bookworm-slim"`},
@@ -483,6 +484,12 @@ func (l *loader) engine(e *Engine) {
 			l.fail([]string{"engine", "endpoint"}, "[engine] endpoint %q %s", s, msg)
 		}
 		e.Endpoint = s
+	}
+	if s, ok := l.str("engine", "remote_root"); ok {
+		if msg := checkRemoteRoot(s); msg != "" {
+			l.fail([]string{"engine", "remote_root"}, "[engine] remote_root %q %s", s, msg)
+		}
+		e.RemoteRoot, e.RemoteRootLine = s, l.at([]string{"engine", "remote_root"}).line
 	}
 }
 

@@ -52,9 +52,17 @@ type Engine struct {
 	// Prefer is the kind to prefer when several engines answer; empty for
 	// "auto".
 	Prefer idmap.Kind
-	// Endpoint is an engine URI (unix://, tcp:// or ssh://); empty to
-	// detect one.
+	// Endpoint is an engine URI on this machine (unix://, or tcp:// to a
+	// loopback address); empty to detect one. A project file may not send
+	// the project's commands to another machine: ssh:// and other tcp://
+	// engines are the user's to choose (--engine, HPR_ENGINE, a context or
+	// connection).
 	Endpoint string
+	// RemoteRoot is the project's directory on a remote engine's host
+	// (absolute, clean, not /); empty when unset. RemoteRootLine is its
+	// line in hpr.toml, for messages.
+	RemoteRoot     string
+	RemoteRootLine int
 }
 
 // Image is the image section of hpr.toml: an existing image (Ref), an image to build

@@ -31,6 +31,11 @@ type Resolver struct {
 	Version string
 	// BuildOutput receives build progress; nil discards it.
 	BuildOutput io.Writer
+	// Remote is the engine's host when it is another machine, and
+	// RemoteRoot the project's directory there, the project mount's
+	// source; both are set by OnHost. Nil for a local engine.
+	Remote     EngineHost
+	RemoteRoot string
 }
 
 // Memo says how Resolve may use what hpr remembers of a project's image.
@@ -85,6 +90,9 @@ type Resolved struct {
 // making sure the project's volumes exist.
 func (r *Resolver) Resolve(ctx context.Context, p *Project, req Request) (Resolved, error) {
 	planned, verify, err := r.plan(ctx, p, req.Policy, req.Memo)
+	if err == nil {
+		planned, err = r.place(ctx, planned)
+	}
 	if err != nil {
 		return Resolved{}, err
 	}
@@ -100,7 +108,11 @@ func (r *Resolver) Resolve(ctx context.Context, p *Project, req Request) (Resolv
 // resolver's engine. It remembers nothing: for images other than the
 // project's (conformance's probes).
 func (r *Resolver) Plan(ctx context.Context, ref string, o idmap.Override) (runtime.Planned, error) {
-	return runtime.PlanFor(ctx, r.Engine, r.Info, r.Host, ref, o)
+	p, err := runtime.PlanFor(ctx, r.Engine, r.Info, r.Host, ref, o)
+	if err != nil {
+		return p, err
+	}
+	return r.place(ctx, p)
 }
 
 // plan returns the project's image, planned; with MemoPlan and an image
@@ -175,7 +187,7 @@ func (r *Resolver) spec(ctx context.Context, p *Project, req Request, planned ru
 	if req.Cmd != nil {
 		cmd = req.Cmd
 	}
-	mounts := append([]runtime.Mount{{Source: p.Root, Target: p.Run.Mount, Project: true}}, req.Mounts...)
+	mounts := append([]runtime.Mount{{Source: cmp.Or(r.RemoteRoot, p.Root), Target: p.Run.Mount, Project: true}}, req.Mounts...)
 	return runtime.ContainerSpec{
 		Name:       "hpr-" + p.Name + "-" + randomSuffix(),
 		Image:      planned.Image.Ref,

@@ -23,6 +23,7 @@ func Template(hasDockerfile bool, name string) string {
 [engine]
 prefer = "auto"                  # auto | docker | podman
 # endpoint = "unix:///run/user/1000/podman/podman.sock"
+# remote_root = "/home/me/src/blog"   # the project's copy on a remote engine's host
 
 [image]
 `)

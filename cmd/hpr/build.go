@@ -9,22 +9,23 @@ import (
 
 func newBuildCmd(s *streams) *cobra.Command {
 	var (
-		engine string
-		force  bool
+		engine, remoteRoot string
+		force              bool
 	)
 	cmd := &cobra.Command{
 		Use:   "build [--engine E] [--force]",
 		Short: "Build the project's image (only when its build inputs changed)",
 		Long: `Build the image of a project whose hpr.toml has [image] build, with UID and
 GID build args set to the container-side ids that land on the host as you on
-the chosen engine. Nothing is built when the build inputs (Dockerfile, args,
+the chosen engine (on a remote engine: as the owner of --remote-root or
+[engine] remote_root there). Nothing is built when the build inputs (Dockerfile, args,
 .dockerignore, the files COPY and ADD use) are unchanged, unless --force.
 The image is tagged hpr-<name>:<hash of the inputs>; its tag is printed.`,
 		Example: `  hpr build
   hpr build --force --engine podman`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			sess, err := openSession(cmd.Context(), sessionOptions{engine: engine, require: project.RequireFile})
+			sess, err := openSession(cmd.Context(), sessionOptions{engine: engine, require: project.RequireFile, remoteRoot: remoteRoot, onHost: true})
 			if err != nil {
 				return err
 			}
@@ -45,7 +46,8 @@ The image is tagged hpr-<name>:<hash of the inputs>; its tag is printed.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&engine, "engine", "", "engine kind (docker, podman) or endpoint URI; default: detect")
+	cmd.Flags().StringVar(&engine, "engine", "", engineHelp)
+	cmd.Flags().StringVar(&remoteRoot, "remote-root", "", remoteRootHelp)
 	cmd.Flags().BoolVar(&force, "force", false, "build even if the inputs are unchanged")
 	return cmd
 }

@@ -26,7 +26,7 @@ same user, in the directory matching where you are below the project root.`,
 		},
 	}
 	cmd.Flags().SetInterspersed(false)
-	cmd.Flags().StringVar(&engine, "engine", "", "engine kind (docker, podman) or endpoint URI; default: detect")
+	cmd.Flags().StringVar(&engine, "engine", "", engineHelp)
 	return cmd
 }
 
@@ -41,7 +41,7 @@ func newShellCmd(s *streams) *cobra.Command {
 			return runExec(cmd.Context(), s, engine, []string{"sh", "-c", `exec "${SHELL:-$(command -v bash || echo sh)}" -l`})
 		},
 	}
-	cmd.Flags().StringVar(&engine, "engine", "", "engine kind (docker, podman) or endpoint URI; default: detect")
+	cmd.Flags().StringVar(&engine, "engine", "", engineHelp)
 	return cmd
 }
 

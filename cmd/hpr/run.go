@@ -23,6 +23,8 @@ type runOptions struct {
 	noBuild bool
 	env     []string
 	publish []string
+
+	remoteRoot string
 }
 
 func newRunCmd(s *streams) *cobra.Command {
@@ -45,13 +47,19 @@ use), with UID and GID build args set to the container-side ids that land
 on the host as you. The container is removed when the run ends, and signals
 (Ctrl-C, SIGTERM, SIGHUP) are passed on to it.
 
+A remote engine (ssh://) mounts the project from its own host: hpr copies
+no files, so keep a copy there (a shared or network file system, sshfs,
+mutagen, unison, rsync) and name it with --remote-root or [engine]
+remote_root. Files then land as that directory's owner there.
+
 Exit status: the command's own; 125 if hpr or the engine failed; 126 if the
 command cannot be run; 127 if it is not found; 130/143 after SIGINT/SIGTERM.`,
 		Example: `  hpr run                                   # the project's command
   hpr run -- bundle exec jekyll build       # another command
   hpr run --image debian:bookworm-slim -- sh -c 'touch made-by-container'
   hpr run -p 8080:80 -e DEBUG=1
-  hpr run --engine podman                   # pick an engine kind, or an endpoint URI`,
+  hpr run --engine podman                   # pick an engine kind, or an endpoint URI
+  hpr run --engine ssh://me@build --remote-root /home/me/src/blog   # a remote engine`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.build && o.noBuild {
 				return errors.New("--build and --no-build are exclusive: keep one")
@@ -61,7 +69,8 @@ command cannot be run; 127 if it is not found; 130/143 after SIGINT/SIGTERM.`,
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false)
-	f.StringVar(&o.engine, "engine", "", "engine kind (docker, podman) or endpoint URI; default: detect")
+	f.StringVar(&o.engine, "engine", "", engineHelp)
+	f.StringVar(&o.remoteRoot, "remote-root", "", remoteRootHelp)
 	f.StringVar(&o.image, "image", "", "image to run (ad hoc without hpr.toml, or instead of its [image])")
 	f.BoolVar(&o.build, "build", false, "build the image even if its inputs are unchanged")
 	f.BoolVar(&o.noBuild, "no-build", false, "never build; fail if the image for the current inputs is missing")
@@ -71,7 +80,7 @@ command cannot be run; 127 if it is not found; 130/143 after SIGINT/SIGTERM.`,
 }
 
 func runRun(ctx context.Context, s *streams, o runOptions, args []string) error {
-	sess, err := openSession(ctx, sessionOptions{engine: o.engine, image: o.image, require: project.RequireImage})
+	sess, err := openSession(ctx, sessionOptions{engine: o.engine, image: o.image, require: project.RequireImage, remoteRoot: o.remoteRoot, onHost: true})
 	if err != nil {
 		return err
 	}
