@@ -91,6 +91,9 @@ func containerConfig(spec runtime.ContainerSpec) (*container.Config, *container.
 	if !spec.AllowNewPrivileges {
 		hc.SecurityOpt = []string{"no-new-privileges"}
 	}
+	if err := hostExtras(spec, hc); err != nil {
+		return nil, nil, err
+	}
 	for _, m := range spec.Mounts {
 		// A bind mount through the Mounts API fails on a missing source
 		// rather than creating it as root.
