@@ -9,8 +9,9 @@ import (
 
 func newBuildCmd(s *streams) *cobra.Command {
 	var (
-		engine string
-		force  bool
+		engine  string
+		force   bool
+		compose composeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "build [--engine E] [--force]",
@@ -24,7 +25,7 @@ The image is tagged hpr-<name>:<hash of the inputs>; its tag is printed.`,
   hpr build --force --engine podman`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			sess, err := openSession(cmd.Context(), sessionOptions{engine: engine, require: project.RequireFile})
+			sess, err := openSession(cmd.Context(), sessionOptions{engine: engine, require: project.RequireFile, compose: compose})
 			if err != nil {
 				return err
 			}
@@ -47,5 +48,6 @@ The image is tagged hpr-<name>:<hash of the inputs>; its tag is printed.`,
 	}
 	cmd.Flags().StringVar(&engine, "engine", "", "engine kind (docker, podman) or endpoint URI; default: detect")
 	cmd.Flags().BoolVar(&force, "force", false, "build even if the inputs are unchanged")
+	compose.add(cmd.Flags())
 	return cmd
 }
