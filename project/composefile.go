@@ -152,7 +152,7 @@ func readComposeFile(path string, env *composeEnv) (*composeFile, error) {
 	f := &composeFile{path: path, dir: filepath.Dir(path), lines: map[string]int{}}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &Error{Path: path, Msg: "invalid YAML: " + oneLine(strings.TrimPrefix(err.Error(), "yaml: ")) + " (fix the syntax)"}
+		return nil, yamlError(path, err)
 	}
 	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
 		return nil, &Error{Path: path, Line: max(root.Line, 1), Msg: "the file is not a mapping of compose keys (write services: at the top)"}
@@ -172,6 +172,21 @@ func readComposeFile(path string, env *composeEnv) (*composeFile, error) {
 	}
 	f.doc = out.(map[string]any)
 	return f, nil
+}
+
+// yamlError is the parser's "yaml: line N: what" as an *Error at line N.
+func yamlError(path string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	e := &Error{Path: path}
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if n, after, ok := strings.Cut(rest, ": "); ok {
+			if line, err := strconv.Atoi(n); err == nil {
+				e.Line, msg = line, after
+			}
+		}
+	}
+	e.Msg = "invalid YAML: " + oneLine(msg) + " (fix the syntax)"
+	return e
 }
 
 // record remembers the line of every key and list element under n.

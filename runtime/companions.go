@@ -72,6 +72,10 @@ type Companions struct {
 	outputs []<-chan error
 	out     *prefixer
 	hosts   []string
+	// waits is the context of the companions' Waits, which outlive the
+	// start but not Stop.
+	waits     context.Context
+	stopWaits context.CancelFunc
 }
 
 // StartCompanions creates the run's network and starts the companions in
@@ -79,10 +83,12 @@ type Companions struct {
 // started is removed again. Stop removes them all when the run ends.
 func StartCompanions(ctx context.Context, e Engine, o CompanionOptions) (*Companions, error) {
 	c := &Companions{e: e, network: o.Network.Name, out: &prefixer{w: o.Output}}
+	c.waits, c.stopWaits = context.WithCancel(context.WithoutCancel(ctx))
 	if o.Output == nil {
 		c.out.w = io.Discard
 	}
 	if err := e.CreateNetwork(ctx, o.Network); err != nil {
+		c.stopWaits()
 		return nil, err
 	}
 	c.created = true
@@ -119,7 +125,7 @@ func (c *Companions) start(ctx context.Context, comp Companion) error {
 		return fmt.Errorf("starting container: %w", err)
 	}
 	go func() {
-		code, err := c.e.Wait(context.WithoutCancel(ctx), id)
+		code, err := c.e.Wait(c.waits, id)
 		exited <- waitResult{code, err}
 	}()
 	if comp.Wait != ConditionCompleted {
@@ -232,6 +238,7 @@ func (c *Companions) Stop(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RemoveTimeout)
 	defer cancel()
+	defer c.stopWaits()
 	var errs []error
 	for i := len(c.ids) - 1; i >= 0; i-- {
 		if err := c.e.Remove(ctx, c.ids[i]); err != nil && !errors.Is(err, ErrNotFound) {
