@@ -1,9 +1,12 @@
-// Package project finds and loads a project's hpr.toml.
+// Package project finds and loads a project's hpr.toml or compose file, and
+// resolves what runs.
 //
-// Find walks up from a directory to the nearest hpr.toml; Load parses it
-// against schema v1, applies defaults and resolves paths relative to the
-// file; AdHoc stands in when there is no file (`hpr run --image`); Template
-// is what `hpr init` writes.
+// Find walks up from a directory to the nearest hpr.toml or compose file;
+// Load parses an hpr.toml against schema v1, applies defaults and resolves
+// paths relative to the file; LoadCompose fills the same model from compose
+// files (DESIGN.md, "Compose files"); AdHoc stands in when there is no file
+// (`hpr run --image`); Template and ComposeTemplate are what `hpr init`
+// writes.
 //
 // Schema v1 (DESIGN.md "hpr.toml (v1)") plus three [run] keys added for the
 // runner:
@@ -30,6 +33,11 @@
 //	user = "auto"            # auto | root | image
 //	cap_drop = ["ALL"]       # capabilities(7) names, with or without CAP_;
 //	cap_add = ["CHOWN"]      # nothing is dropped unless listed
+//
+//	[compose]                # the project is this compose file's service,
+//	file = "compose.yaml"    # with the keys above over it
+//	service = "web"
+//	allow = ["privileged"]   # what the compose file may do to the host
 //
 // Every value is a string, a list of strings or a table of strings: numbers
 // must be quoted, so that one spelling works everywhere. A problem in the

@@ -343,6 +343,8 @@ func Run(t *testing.T, env Env) {
 		}
 	})
 
+	t.Run("Network", func(t *testing.T) { networkContract(t, f) })
+
 	t.Run("UnreachableEndpoint", func(t *testing.T) {
 		ctx := context.Background()
 		dead := "unix://" + filepath.Join(t.TempDir(), "dead.sock")
