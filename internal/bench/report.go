@@ -50,6 +50,7 @@ type report struct {
 	m4      m4Res
 	m5      m5Res
 	m6      m6Res
+	m7      m7Res
 }
 
 func machineInfo(ctx context.Context, c *config) machine {
@@ -502,6 +503,7 @@ func (r *report) markdown() string {
 		}
 
 	}
+	r.composeSection(q, &budgets)
 	// ---- summary
 	p("## Budgets\n\n")
 	p("| budget | limit | figure | status |\n|---|---|---|---|\n")
