@@ -2,6 +2,7 @@ package project
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"strings"
 )
@@ -68,10 +69,7 @@ func (f *composeFile) canonicalBuild(path []string, v any) (any, error) {
 	case string:
 		b = map[string]any{"context": v}
 	case map[string]any:
-		b = make(map[string]any, len(v))
-		for k, e := range v {
-			b[k] = e
-		}
+		b = maps.Clone(v)
 	default:
 		return nil, f.fail(path, "%s must be a path or a mapping, not %s (write build: . or build: {context: ., dockerfile: Dockerfile})", composeKey(path), typeName(v))
 	}
@@ -135,9 +133,7 @@ func (f *composeFile) envFiles(path []string, v any) (any, error) {
 		case string:
 			ef["path"] = e
 		case map[string]any:
-			for k, x := range e {
-				ef[k] = x
-			}
+			maps.Copy(ef, e)
 		default:
 			return nil, f.fail(join(path, elemSeg(i)), "%s entries must be paths or {path: ..., required: ...}, not %s", composeKey(path), typeName(e))
 		}
@@ -221,10 +217,7 @@ func (f *composeFile) volumes(path []string, v any, home string) (any, error) {
 			}
 			vol["short"] = e
 		case map[string]any:
-			vol = make(map[string]any, len(e))
-			for k, x := range e {
-				vol[k] = x
-			}
+			vol = maps.Clone(e)
 		default:
 			return nil, f.fail(p, "%s entries must be strings or mappings, not %s", composeKey(path), typeName(e))
 		}

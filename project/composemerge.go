@@ -204,9 +204,9 @@ func mergeService(base, over map[string]any) map[string]any {
 		case k == "build" || k == "environment" || k == "labels" || k == "depends_on" || k == "healthcheck":
 			out[k] = mergeMaps(old, v)
 		case k == "ports" || k == "cap_add" || k == "cap_drop" || k == "tmpfs" || k == "env_file" || k == "devices":
-			out[k] = appendUnique(old, v)
+			out[k] = mergeList(old, v, scalarKey)
 		case k == "volumes":
-			out[k] = mergeVolumes(old, v)
+			out[k] = mergeList(old, v, volumeTarget)
 		default:
 			out[k] = v
 		}
@@ -234,7 +234,9 @@ func mergeMaps(base, over any) any {
 	return out
 }
 
-func appendUnique(base, over any) any {
+// mergeList appends over's entries to base's; an entry whose key (not
+// empty) an entry of base has replaces that one.
+func mergeList(base, over any, key func(any) string) any {
 	b, ok1 := base.([]any)
 	o, ok2 := over.([]any)
 	if !ok1 || !ok2 {
@@ -242,35 +244,20 @@ func appendUnique(base, over any) any {
 	}
 	out := slices.Clone(b)
 	for _, v := range o {
-		if !slices.ContainsFunc(out, func(x any) bool { return equalScalar(x, v) }) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-func equalScalar(a, b any) bool {
-	as, ok1 := str(a)
-	bs, ok2 := str(b)
-	return ok1 && ok2 && as == bs
-}
-
-func mergeVolumes(base, over any) any {
-	b, ok1 := base.([]any)
-	o, ok2 := over.([]any)
-	if !ok1 || !ok2 {
-		return over
-	}
-	out := slices.Clone(b)
-	for _, v := range o {
-		t := volumeTarget(v)
-		if i := slices.IndexFunc(out, func(x any) bool { return t != "" && volumeTarget(x) == t }); i >= 0 {
+		k := key(v)
+		if i := slices.IndexFunc(out, func(x any) bool { return k != "" && key(x) == k }); i >= 0 {
 			out[i] = v
 			continue
 		}
 		out = append(out, v)
 	}
 	return out
+}
+
+// scalarKey keys a list of scalars by value: merged, they do not repeat.
+func scalarKey(v any) string {
+	s, _ := str(v)
+	return s
 }
 
 func volumeTarget(v any) string {

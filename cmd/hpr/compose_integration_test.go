@@ -54,6 +54,16 @@ func startIn(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd,
 	return cmd, &out, exited
 }
 
+// waitStarted waits for the file "started" the dev container writes in dir
+// (the first run builds the companion: minutes).
+func waitStarted(t *testing.T, dir, what string) {
+	t.Helper()
+	waitFor(t, what, 5*time.Minute, func() bool {
+		_, err := os.Stat(filepath.Join(dir, "started"))
+		return err == nil
+	})
+}
+
 // leftNetworks lists the networks of project dir on the engine.
 func leftNetworks(t *testing.T, endpoint, dir string) []runtime.Network {
 	t.Helper()
@@ -197,10 +207,7 @@ func TestComposeCompanion(t *testing.T) {
 			dir := copyTree(t, src)
 			cmd, _, exited := startIn(t, dir, withoutIDs(), "run", "--engine", te.Endpoint, "--",
 				"bash", "-c", `trap 'exit 0' INT; bash fetch.sh > /dev/null && touch started; while :; do sleep 0.1; done`)
-			waitFor(t, "the dev container to have reached api", 5*time.Minute, func() bool {
-				_, err := os.Stat(filepath.Join(dir, "started"))
-				return err == nil
-			})
+			waitStarted(t, dir, "the dev container to have reached api")
 			if err := cmd.Process.Signal(os.Interrupt); err != nil {
 				t.Fatal(err)
 			}
@@ -217,10 +224,7 @@ func TestComposeCompanion(t *testing.T) {
 		t.Run("SIGKILL+gc", func(t *testing.T) {
 			dir := copyTree(t, src)
 			cmd, _, exited := startIn(t, dir, withoutIDs(), "run", "--engine", te.Endpoint, "--", "sh", "-c", "touch started; sleep 300")
-			waitFor(t, "the dev container to run", 5*time.Minute, func() bool {
-				_, err := os.Stat(filepath.Join(dir, "started"))
-				return err == nil
-			})
+			waitStarted(t, dir, "the dev container to run")
 			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"strconv"
 	"syscall"
@@ -85,11 +86,7 @@ remembers of the builds of projects whose directory is gone.`,
 // fraction of a second of its exit: see runtime.ExitState); removing it
 // would only wait for the engine's cleanup.
 func removeStale(ctx context.Context, e runtime.Engine, labels map[string]string, skipExiting bool) (int, error) {
-	sel := map[string]string{runtime.LabelProject: ""}
-	for k, v := range labels {
-		sel[k] = v
-	}
-	cs, err := e.List(ctx, sel)
+	cs, err := e.List(ctx, hprLabels(labels))
 	if err != nil {
 		return 0, fmt.Errorf("listing containers: %w", err)
 	}
@@ -110,11 +107,7 @@ func removeStale(ctx context.Context, e runtime.Engine, labels map[string]string
 // removeStaleNetworks removes the networks hpr made for a run (narrowed by
 // labels) whose hpr process is gone, once their containers are removed.
 func removeStaleNetworks(ctx context.Context, e runtime.Engine, labels map[string]string) (int, error) {
-	sel := map[string]string{runtime.LabelProject: ""}
-	for k, v := range labels {
-		sel[k] = v
-	}
-	ns, err := e.Networks(ctx, sel)
+	ns, err := e.Networks(ctx, hprLabels(labels))
 	if err != nil {
 		return 0, fmt.Errorf("listing networks: %w", err)
 	}
@@ -130,6 +123,13 @@ func removeStaleNetworks(ctx context.Context, e runtime.Engine, labels map[strin
 		n++
 	}
 	return n, nil
+}
+
+// hprLabels selects what hpr made (io.hpr.project set), narrowed by labels.
+func hprLabels(labels map[string]string) map[string]string {
+	sel := map[string]string{runtime.LabelProject: ""}
+	maps.Copy(sel, labels)
+	return sel
 }
 
 // stale reports whether container c was left behind: its hpr process on

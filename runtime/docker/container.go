@@ -11,7 +11,6 @@ import (
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/pkg/stdcopy"
@@ -333,15 +332,7 @@ func (e *Engine) Remove(ctx context.Context, id string) error {
 // List lists containers in any state carrying all the labels given; a label
 // with an empty value matches on the key alone.
 func (e *Engine) List(ctx context.Context, labels map[string]string) ([]runtime.Container, error) {
-	f := filters.NewArgs()
-	for k, v := range labels {
-		if v == "" {
-			f.Add("label", k)
-		} else {
-			f.Add("label", k+"="+v)
-		}
-	}
-	cs, err := e.c.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	cs, err := e.c.ContainerList(ctx, container.ListOptions{All: true, Filters: labelFilters(labels)})
 	if err != nil {
 		return nil, fmt.Errorf("listing containers: %w", e.translate(err))
 	}

@@ -60,15 +60,7 @@ func (e *Engine) Networks(ctx context.Context, labels map[string]string) ([]runt
 	if err != nil {
 		return nil, fmt.Errorf("listing networks: %w", err)
 	}
-	f := filters.NewArgs()
-	for k, v := range labels {
-		if v == "" {
-			f.Add("label", k)
-		} else {
-			f.Add("label", k+"="+v)
-		}
-	}
-	ns, err := nc.NetworkList(ctx, network.ListOptions{Filters: f})
+	ns, err := nc.NetworkList(ctx, network.ListOptions{Filters: labelFilters(labels)})
 	if err != nil {
 		return nil, fmt.Errorf("listing networks: %w", e.translate(err))
 	}
@@ -91,6 +83,20 @@ func (e *Engine) Address(ctx context.Context, id, net string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("container %s has no address on network %s: %w", shortID(id), net, runtime.ErrNotFound)
+}
+
+// labelFilters selects what carries all the labels given; an empty value
+// matches on the key alone.
+func labelFilters(labels map[string]string) filters.Args {
+	f := filters.NewArgs()
+	for k, v := range labels {
+		if v == "" {
+			f.Add("label", k)
+		} else {
+			f.Add("label", k+"="+v)
+		}
+	}
+	return f
 }
 
 // hostExtras applies the spec's network, hosts entries and the host access
