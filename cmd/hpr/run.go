@@ -93,11 +93,11 @@ func runRun(ctx context.Context, s *streams, o runOptions, args []string) error 
 	return runInSession(ctx, s, sess, o, args)
 }
 
-// runInSession is hpr run once the project and engine are known.
-func runInSession(ctx context.Context, s *streams, sess *session, o runOptions, args []string) error {
-	// What an earlier hpr run of this project left (its hpr was killed) is
-	// removed while this run is prepared or, when it publishes no ports,
-	// while it runs; a failure here must not stop today's run.
+// sweep removes what an earlier hpr run of this project left (its hpr was
+// killed) while this run is prepared or, when it publishes no ports and
+// starts no companions, while it runs; done waits for it. A failure here
+// must not stop today's run: done only warns.
+func sweep(ctx context.Context, s *streams, sess *session) (done func()) {
 	swept := make(chan error, 1)
 	go func() {
 		project := map[string]string{runtime.LabelProject: sess.proj.RealRoot}
@@ -107,11 +107,16 @@ func runInSession(ctx context.Context, s *streams, sess *session, o runOptions, 
 		}
 		swept <- err
 	}()
-	sweepDone := func() {
+	return func() {
 		if err := <-swept; err != nil {
 			fmt.Fprintf(s.err, "hpr: warning: cleaning up earlier runs: %v\n", err)
 		}
 	}
+}
+
+// runInSession is hpr run once the project and engine are known.
+func runInSession(ctx context.Context, s *streams, sess *session, o runOptions, args []string) error {
+	sweepDone := sweep(ctx, s, sess)
 	req, err := runRequest(sess, o, args)
 	if err != nil {
 		sweepDone()
