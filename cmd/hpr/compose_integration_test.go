@@ -55,10 +55,16 @@ func startIn(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd,
 }
 
 // waitStarted waits for the file "started" the dev container writes in dir
-// (the first run builds the companion: minutes).
-func waitStarted(t *testing.T, dir, what string) {
+// (the first run builds the companion: minutes); hpr ending first fails the
+// test.
+func waitStarted(t *testing.T, dir, what string, exited <-chan error) {
 	t.Helper()
 	waitFor(t, what, 5*time.Minute, func() bool {
+		select {
+		case err := <-exited:
+			t.Fatalf("hpr ended before %s: %v", what, err)
+		default:
+		}
 		_, err := os.Stat(filepath.Join(dir, "started"))
 		return err == nil
 	})
@@ -205,9 +211,11 @@ func TestComposeCompanion(t *testing.T) {
 		})
 		t.Run("SIGINT", func(t *testing.T) {
 			dir := copyTree(t, src)
+			// perl, not a shell, as the container's main process: its
+			// handler ends it with 0 on SIGINT whatever it is waiting for.
 			cmd, _, exited := startIn(t, dir, withoutIDs(), "run", "--engine", te.Endpoint, "--",
-				"bash", "-c", `trap 'exit 0' INT; bash fetch.sh > /dev/null && touch started; while :; do sleep 0.1; done`)
-			waitStarted(t, dir, "the dev container to have reached api")
+				"perl", "-e", `$SIG{INT} = sub { exit 0 }; system("bash fetch.sh >/dev/null") == 0 or exit 9; open my $f, ">", "started" or exit 8; close $f; sleep 1 while 1`)
+			waitStarted(t, dir, "the dev container to have reached api", exited)
 			if err := cmd.Process.Signal(os.Interrupt); err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +232,7 @@ func TestComposeCompanion(t *testing.T) {
 		t.Run("SIGKILL+gc", func(t *testing.T) {
 			dir := copyTree(t, src)
 			cmd, _, exited := startIn(t, dir, withoutIDs(), "run", "--engine", te.Endpoint, "--", "sh", "-c", "touch started; sleep 300")
-			waitStarted(t, dir, "the dev container to run")
+			waitStarted(t, dir, "the dev container to run", exited)
 			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}

@@ -3,4 +3,5 @@
 # it is owned by you.
 exec 3<>/dev/tcp/api/8080
 printf 'GET / HTTP/1.0\r\nHost: api\r\n\r\n' >&3
-sed '1,/^\r$/d' <&3 | tee from-api.txt
+response=$(cat <&3)
+printf '%s\n' "${response#*$'\r\n\r\n'}" | tee from-api.txt

@@ -11,7 +11,13 @@ sleep $delay;
 my $l = IO::Socket::INET->new(LocalPort => 8080, Listen => 16, ReuseAddr => 1) or die "listen: $!";
 print "api listening on 8080\n";
 while (my $c = $l->accept) {
+    # Read the whole request before answering: closing a connection with
+    # unread data resets it, and the client may still be writing.
     my $req = <$c>;
+    while (defined $req) {
+        my $line = <$c>;
+        last if !defined $line || $line =~ /^\r?\n$/;
+    }
     print $c "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhello from api\n";
     close $c;
     print "api answered ", ($req // "a probe\n");
