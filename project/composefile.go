@@ -19,8 +19,8 @@ import (
 // A compose file is read with compose-go's own interpolation (template)
 // and .env parser (dotenv), but not with its loader: the loader brings a
 // JSON-schema validator, a second YAML library and mapstructure, which
-// would take hpr's binary over its size budget (BENCHMARKS.md, "Binary
-// size"). The YAML is decoded with gopkg.in/yaml.v3, which the binary
+// would take hpr's binary over its size budget (BENCHMARKS.md, measure
+// 5). The YAML is decoded with gopkg.in/yaml.v3, which the binary
 // already holds; hpr reads only the keys it supports and refuses the rest,
 // so it needs no schema of its own.
 
