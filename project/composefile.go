@@ -103,6 +103,10 @@ func (e *composeEnv) interpolated(k string) (string, bool) {
 	return mark, true
 }
 
+// maxComposeSize bounds what hpr reads as a compose file: the name comes
+// from an untrusted hpr.toml or COMPOSE_FILE.
+const maxComposeSize = 4 << 20
+
 // composeFile is one compose file, decoded and interpolated.
 type composeFile struct {
 	path string
@@ -145,6 +149,15 @@ func composeKey(path []string) string {
 
 // readComposeFile reads, decodes and interpolates one compose file.
 func readComposeFile(path string, env *composeEnv) (*composeFile, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("loading compose file: %w", err)
+	case !fi.Mode().IsRegular():
+		return nil, &Error{Path: path, Msg: "is not a regular file (name a compose file)"}
+	case fi.Size() > maxComposeSize:
+		return nil, &Error{Path: path, Msg: fmt.Sprintf("is %d bytes, more than a compose file hpr reads (%d)", fi.Size(), maxComposeSize)}
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("loading compose file: %w", err)
