@@ -407,3 +407,22 @@ func TestComposeUser(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLoadCompose: whatever a compose file holds, loading it never panics
+// and a problem is one line.
+func FuzzLoadCompose(f *testing.F) {
+	f.Add(seedCompose)
+	f.Add("services:\n  web:\n    extends: {service: web}\n")
+	f.Add("x-a: &a {image: a}\nservices:\n  web:\n    <<: *a\n    volumes: [\".:/app\", {type: bind, source: /, target: /host}]\n    depends_on: {db: {condition: service_healthy}}\n  db: {image: b, healthcheck: {test: [CMD, x], retries: 1}}\n")
+	dir := f.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	f.Fuzz(func(t *testing.T, content string) {
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadCompose([]string{file}, ComposeOptions{LookupEnv: env()})
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("error is not one line: %q", err)
+		}
+	})
+}
