@@ -44,7 +44,7 @@ func (b *bench) measureComposeProject(ctx context.Context) {
 	dockerfile := "FROM " + b.cfg.image + "\nARG UID=1000\nARG GID=1000\nWORKDIR /app\nUSER ${UID}:${GID}\n"
 	files := map[string]string{
 		filepath.Join(cdir, "Dockerfile"):         dockerfile,
-		filepath.Join(cdir, "docker-compose.yml"): "services:\n  app:\n    build:\n      context: .\n      args: [UID=${UID}, GID=${GID}]\n    command: [\"true\"]\n    volumes: [\".:/app\"]\n",
+		filepath.Join(cdir, "docker-compose.yml"): "services:\n  app:\n    build:\n      context: .\n      args:\n        - UID=${UID}\n        - GID=${GID}\n    command: [\"true\"]\n    volumes:\n      - .:/app\n",
 		filepath.Join(tdir, "Dockerfile"):         dockerfile,
 		filepath.Join(tdir, "hpr.toml"):           "[image]\nbuild = \".\"\n\n[run]\ncommand = [\"true\"]\n",
 	}
@@ -122,7 +122,7 @@ func (r *report) composeSection(q func(string, ...any), budgets *[]budgetLine) {
 		return
 	}
 	q("Two seed-style projects with the same Dockerfile (`FROM %s`, `ARG UID`, `ARG GID`, `USER ${UID}:${GID}`): *compose* has only a docker-compose.yml (`build.args: [UID=${UID}, GID=${GID}]`, `.:/app`, `command: [\"true\"]`), *toml* only an hpr.toml (`[image] build = \".\"`, `command = [\"true\"]`). ", r.cfg.image)
-	q("Both run `hpr run --engine EP -- true`, traced; their images were built in the warm-up round. *load* is `project.Open` alone, in-process: compose %s ms, hpr.toml %s ms (medians). ", ms(m.Load.Med), ms(m.LoadTo.Med))
+	q("Both run `hpr run --engine EP -- true`, traced; their images were built in the warm-up round. *load* is `project.Open` alone, in-process: compose %s%s ms, hpr.toml %s%s ms. ", fmtStat(m.Load), failNote(m.Load), fmtStat(m.LoadTo), failNote(m.LoadTo))
 	q("*docker-compose run* is `docker-compose run --rm app true` in the compose project on rootful Docker, with `UID`/`GID` exported as the seed's `docker_env` did. %d rounds.\n\n", 2*r.cfg.runs)
 	q("| engine | compose | hpr.toml | compose/toml | budget | | project step (compose / toml) | docker-compose run --rm | hpr/docker-compose |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, row := range m.Rows {
