@@ -147,3 +147,20 @@ func (r *Resolver) place(ctx context.Context, p runtime.Planned) (runtime.Planne
 	runtime.Trace(ctx, "identity files published")
 	return p, nil
 }
+
+// onEngineHost returns the project's bind mounts (all inside the project:
+// a compose file's binds elsewhere need consent) with their sources on the
+// engine's host: under RemoteRoot when the engine is remote.
+func (r *Resolver) onEngineHost(p *Project, mounts []runtime.Mount) []runtime.Mount {
+	if r.RemoteRoot == "" {
+		return mounts
+	}
+	out := make([]runtime.Mount, len(mounts))
+	for i, m := range mounts {
+		if rel, err := filepath.Rel(p.Root, m.Source); err == nil && filepath.IsLocal(rel) {
+			m.Source = filepath.Join(r.RemoteRoot, rel)
+		}
+		out[i] = m
+	}
+	return out
+}

@@ -28,6 +28,7 @@ type conformanceOptions struct {
 	image   string
 	json    bool
 	junit   string
+	compose composeFlags
 }
 
 func newConformanceCmd(s *streams) *cobra.Command {
@@ -74,6 +75,7 @@ failed or an engine could not be tested, 2 when no engine could be tested.`,
 	f.StringVar(&o.image, "image", "", "check this image instead of the project's or the probe image")
 	f.BoolVar(&o.json, "json", false, "print one JSON object")
 	f.StringVar(&o.junit, "junit", "", "also write JUnit XML to `FILE`")
+	o.compose.add(f)
 	return cmd
 }
 
@@ -87,7 +89,7 @@ func runConformance(cmd *cobra.Command, s *streams, o conformanceOptions) error 
 	if err != nil {
 		return withCode(exitNotTested, err)
 	}
-	t, err := newConformanceTarget(o.image)
+	t, err := newComposeTarget(o.image, o.compose)
 	if err != nil {
 		return withCode(exitNotTested, err)
 	}
@@ -184,6 +186,11 @@ type conformanceTarget struct {
 }
 
 func newConformanceTarget(image string) (conformanceTarget, error) {
+	return newComposeTarget(image, composeFlags{})
+}
+
+// newComposeTarget is newConformanceTarget with --service and --allow.
+func newComposeTarget(image string, c composeFlags) (conformanceTarget, error) {
 	t := conformanceTarget{opts: conformance.Options{Image: image}}
 	host, err := idmap.CurrentHost()
 	if err != nil {
@@ -194,7 +201,7 @@ func newConformanceTarget(image string) (conformanceTarget, error) {
 	if err != nil {
 		return t, fmt.Errorf("finding the project: %w", err)
 	}
-	p, err := project.Open(cwd, project.OpenOptions{Image: image})
+	p, err := c.open(cwd, project.OpenOptions{Image: image})
 	if err != nil {
 		return t, err
 	}

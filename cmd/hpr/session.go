@@ -14,6 +14,7 @@ import (
 	"github.com/hostpersist/hpr/runtime/cache"
 	"github.com/hostpersist/hpr/runtime/detect"
 	"github.com/hostpersist/hpr/runtime/sshconn"
+	"github.com/spf13/pflag"
 )
 
 // session is what every command that runs the project's container starts
@@ -37,7 +38,28 @@ type sessionOptions struct {
 	remoteRoot string
 	// onHost says that the command needs the project's files where the
 	// engine runs (it mounts them, or builds for their owner).
-	onHost bool
+	onHost  bool
+	compose composeFlags
+}
+
+// composeFlags choose the service of a compose project and what of it the
+// user allows: --service and --allow, on every command that opens the
+// project.
+type composeFlags struct {
+	service string
+	allow   []string
+}
+
+// add defines the flags on f.
+func (c *composeFlags) add(f *pflag.FlagSet) {
+	f.StringVar(&c.service, "service", "", "the compose service to run (default: the one that bind-mounts the project directory)")
+	f.StringArrayVar(&c.allow, "allow", nil, "let the compose file have KEY: privileged, devices, network_mode, pid, ipc, or bind:HOST-PATH; repeatable")
+}
+
+// open opens the project of cwd with these flags.
+func (c composeFlags) open(cwd string, o project.OpenOptions) (*project.Project, error) {
+	o.Service, o.Allow = c.service, c.allow
+	return project.Open(cwd, o)
 }
 
 // engineHelp is the help of a command's --engine flag.
@@ -61,7 +83,7 @@ func openSession(ctx context.Context, o sessionOptions) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("finding the working directory: %w", err)
 	}
-	p, err := project.Open(cwd, project.OpenOptions{Image: o.image, Require: o.require})
+	p, err := o.compose.open(cwd, project.OpenOptions{Image: o.image, Require: o.require})
 	if err != nil {
 		return nil, err
 	}

@@ -51,6 +51,7 @@ type report struct {
 	m5      m5Res
 	m6      m6Res
 	m7      []m7Row
+	m8      m8Res
 }
 
 func machineInfo(ctx context.Context, c *config) machine {
@@ -510,6 +511,7 @@ func (r *report) markdown() string {
 
 	}
 	r.sshSection(q, &budgets)
+	r.composeSection(q, &budgets)
 	// ---- summary
 	p("## Budgets\n\n")
 	p("| budget | limit | figure | status |\n|---|---|---|---|\n")

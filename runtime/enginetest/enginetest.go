@@ -89,6 +89,7 @@ func Run(t *testing.T, env Env) {
 		{"Volumes", checkVolumes},
 		{"VolumeRootHandedOver", checkVolumeRootHandedOver},
 		{"VolumeInUse", checkVolumeInUse},
+		{"Network", networkContract},
 		{"UnreachableEndpoint", checkUnreachable},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.check(t, f) })
