@@ -3,7 +3,9 @@ GO      ?= go
 # The Podman bindings build statically only with these tags; the storage
 # drivers and the docker-daemon transport are for local Podman, not for a
 # client of its API, and excluding them keeps the binary under 25 MiB.
-TAGS    := remote containers_image_openpgp exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper exclude_graphdriver_overlay exclude_graphdriver_zfs containers_image_docker_daemon_stub
+# nethttpomithttp2 leaves out net/http's HTTP/2, which hpr never speaks:
+# engines answer HTTP/1.1 on their sockets (BENCHMARKS.md, measure 5).
+TAGS    := remote containers_image_openpgp exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper exclude_graphdriver_overlay exclude_graphdriver_zfs containers_image_docker_daemon_stub nethttpomithttp2
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 export CGO_ENABLED := 0

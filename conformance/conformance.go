@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -54,8 +55,15 @@ type Options struct {
 	// Binary is the static hpr binary to probe with; "" is the running
 	// executable.
 	Binary string
-	// Dir is where the test directory is made; "" is os.TempDir().
+	// Dir is where the test directory is made on this machine; "" is
+	// os.TempDir(). A remote engine's is made in the temporary directory
+	// of its host.
 	Dir string
+	// Remote is the engine's host when the engine is on another machine
+	// (an ssh:// engine's sshconn.Target): the test directory is made,
+	// observed and removed there, and files are judged from its side.
+	// Nil for a local engine.
+	Remote Remote
 	// Labels are added to the labels of the run's containers (the CLI adds
 	// its pid, so that hpr gc leaves a running conformance alone).
 	Labels map[string]string
@@ -149,8 +157,11 @@ type session struct {
 	remapErr error
 	// volumeErr is why the volume could not be made.
 	volumeErr string
-	// root is the test directory.
-	root string
+	// host is where the engine's containers write: the test directory is
+	// there. root is the test directory, probePath the probe binary that
+	// images other than the probe's mount (both the host's paths).
+	host            testHost
+	root, probePath string
 }
 
 func newSession(r *project.Resolver, opts Options) (*session, error) {
@@ -158,8 +169,12 @@ func newSession(r *project.Resolver, opts Options) (*session, error) {
 	if err := info.Mode.Validate(); err != nil {
 		return nil, fmt.Errorf("testing %s: %w", info.Endpoint, err)
 	}
+	var host testHost = localHost{dir: opts.Dir}
 	if !info.Local {
-		return nil, fmt.Errorf("testing %s: the engine is not on this machine, so the files its containers write cannot be judged here; run hpr conformance on the engine's machine", info.Endpoint)
+		if opts.Remote == nil {
+			return nil, fmt.Errorf("testing %s: the engine is on another machine that hpr reaches without ssh, so the files its containers write cannot be judged from that machine's side; reach it with an ssh:// endpoint, or run hpr conformance there", info.Endpoint)
+		}
+		host = remoteHost{opts.Remote}
 	}
 	binPath := opts.Binary
 	if binPath == "" {
@@ -177,13 +192,11 @@ func newSession(r *project.Resolver, opts Options) (*session, error) {
 		return nil, err
 	}
 	s := &session{
-		r: r, e: r.Engine, info: info, opts: opts, bin: bin,
-		userUID: otherUID(r.Host.UID), runID: hex.EncodeToString(id),
-		ns: idmap.Namespace{Mode: info.Mode},
+		r: r, e: r.Engine, info: info, opts: opts, bin: bin, host: host,
+		runID: hex.EncodeToString(id), ns: idmap.Namespace{Mode: info.Mode},
 	}
 	s.proj, s.probeImage = target(opts, bin)
 	s.ref = s.proj.Image.Ref // empty for a project that builds its image
-	s.userRef = bin.userProbeRef(s.userUID)
 	s.labels = map[string]string{runtime.LabelVersion: cmp.Or(r.Version, "dev"), LabelRun: s.runID}
 	s.containerLabels = maps.Clone(opts.Labels)
 	if s.containerLabels == nil {
@@ -191,10 +204,44 @@ func newSession(r *project.Resolver, opts Options) (*session, error) {
 	}
 	maps.Copy(s.containerLabels, s.labels)
 	s.volume = "hpr-conformance-" + s.runID
-	if info.Mode == idmap.DockerUsernsRemap {
-		s.ns.RemapUIDs, s.ns.RemapGIDs, s.remapErr = RemapRanges("/etc/subuid", "/etc/subgid", "dockremap")
-	}
 	return s, nil
+}
+
+// makeDir makes the test directory where the engine's containers write
+// and learns whose files land there: on a remote engine's host, the
+// directory's owner there becomes the resolver's host user (the same step
+// hpr run takes for its remote root). The image-user probe's USER and the
+// remap ranges follow from that host.
+func (s *session) makeDir(ctx context.Context) error {
+	var err error
+	if s.root, s.probePath, err = s.host.makeDir(ctx, s.bin, !s.probeImage); err != nil {
+		return err
+	}
+	if s.opts.Remote != nil {
+		if err := s.r.OnHost(ctx, s.opts.Remote, path.Join(s.root, appDir)); err != nil {
+			s.host.removeAll(context.WithoutCancel(ctx), s.root)
+			return err
+		}
+	}
+	s.userUID = otherUID(s.r.Host.UID)
+	s.userRef = s.bin.userProbeRef(s.userUID)
+	if s.info.Mode == idmap.DockerUsernsRemap {
+		s.ns.RemapUIDs, s.ns.RemapGIDs, s.remapErr = s.remapRanges(ctx)
+	}
+	return nil
+}
+
+// remapRanges reads the remap user's ranges from the host's files.
+func (s *session) remapRanges(ctx context.Context) (uids, gids []idmap.IDRange, err error) {
+	subuid, err := s.host.readFile(ctx, "/etc/subuid")
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading /etc/subuid: %w", err)
+	}
+	subgid, err := s.host.readFile(ctx, "/etc/subgid")
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading /etc/subgid: %w", err)
+	}
+	return remapRanges(subuid, subgid, "dockremap")
 }
 
 // target is the project a run checks: the options' project (with its
@@ -223,8 +270,21 @@ func target(opts Options, bin binary) (*project.Project, bool) {
 // user (dockremap by default) from subuid and subgid files, dropping
 // entries with no ids, which the parser accepts silently.
 func RemapRanges(subuid, subgid, name string) (uids, gids []idmap.IDRange, err error) {
-	read := func(file string) ([]idmap.IDRange, error) {
-		subs, err := user.ParseSubIDFileFilter(file, func(s user.SubID) bool { return s.Name == name && s.Count > 0 && s.SubID > 0 })
+	u, err := os.ReadFile(subuid)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the %s ranges: %w", name, err)
+	}
+	g, err := os.ReadFile(subgid)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the %s ranges: %w", name, err)
+	}
+	return remapRanges(u, g, name)
+}
+
+// remapRanges is RemapRanges from the files' contents.
+func remapRanges(subuid, subgid []byte, name string) (uids, gids []idmap.IDRange, err error) {
+	read := func(content []byte, file string) ([]idmap.IDRange, error) {
+		subs, err := user.ParseSubIDFilter(bytes.NewReader(content), func(s user.SubID) bool { return s.Name == name && s.Count > 0 && s.SubID > 0 })
 		if err != nil {
 			return nil, fmt.Errorf("reading the %s ranges of %s: %w", name, file, err)
 		}
@@ -237,10 +297,10 @@ func RemapRanges(subuid, subgid, name string) (uids, gids []idmap.IDRange, err e
 		}
 		return out, nil
 	}
-	if uids, err = read(subuid); err != nil {
+	if uids, err = read(subuid, "/etc/subuid"); err != nil {
 		return nil, nil, err
 	}
-	if gids, err = read(subgid); err != nil {
+	if gids, err = read(subgid, "/etc/subgid"); err != nil {
 		return nil, nil, err
 	}
 	return uids, gids, nil
@@ -299,22 +359,16 @@ func (s *session) resolveBase(ctx context.Context) (runtime.ContainerSpec, error
 	return res.Spec, err
 }
 
-// run prepares, runs the probes, judges and cleans up.
+// run makes the test directory, prepares, runs the probes, judges and
+// cleans up.
 func (s *session) run(ctx context.Context) ([]Check, error) {
+	if err := s.makeDir(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.prepare(ctx); err != nil {
+		s.host.removeAll(context.WithoutCancel(ctx), s.root)
 		return nil, err
 	}
-	root, err := os.MkdirTemp(cmp.Or(s.opts.Dir, os.TempDir()), "hpr-conformance-")
-	if err != nil {
-		s.removeVolume(ctx)
-		return nil, fmt.Errorf("making the test directory: %w", err)
-	}
-	if err := makeFixture(root); err != nil {
-		os.RemoveAll(root)
-		s.removeVolume(ctx)
-		return nil, err
-	}
-	s.root = root
 	var (
 		wg               sync.WaitGroup
 		mainRun, userRun probeRun
@@ -328,9 +382,14 @@ func (s *session) run(ctx context.Context) ([]Check, error) {
 		host: s.r.Host, plan: s.base.Plan, ns: s.ns, mount: s.mount(),
 		main: mainRun, extraErr: extraErr, volumeErr: s.volumeErr,
 		userImageUser: fmt.Sprintf("%d:%d", s.userUID, s.userUID), userPlan: s.user.Plan, user: userRun,
-		files: observe(root),
 	}
+	files, err := s.host.observe(ctx, s.root)
+	in.files = files
 	in.cleanupNote = s.clean(ctx)
+	if err != nil {
+		s.removeVolume(ctx)
+		return nil, err
+	}
 	if s.remapErr != nil {
 		in.cleanupNote = strings.TrimPrefix(in.cleanupNote+"; ", "; ") + "owners cannot be explained: " + s.remapErr.Error()
 	}
@@ -425,7 +484,7 @@ func (s *session) probeSpec(base runtime.ContainerSpec, args []string, app runti
 	spec.Ports = nil
 	spec.Mounts = append(append([]runtime.Mount{app}, base.Mounts[1:]...), extra...)
 	if base.Image != s.bin.probeRef() && base.Image != s.userRef {
-		spec.Mounts = append(spec.Mounts, runtime.Mount{Source: s.bin.Path, Target: ProbePath, ReadOnly: true})
+		spec.Mounts = append(spec.Mounts, runtime.Mount{Source: s.probePath, Target: ProbePath, ReadOnly: true})
 	}
 	spec.Volumes = append(append([]runtime.VolumeMount(nil), base.Volumes...), vols...)
 	spec.Labels = maps.Clone(base.Labels)
@@ -469,12 +528,12 @@ func truncate(s string) string {
 // returns a note when something is left.
 func (s *session) clean(ctx context.Context) string {
 	root := s.root
-	if err := removeAll(root); err == nil {
-		return ""
-	}
 	// Clean up even when the caller gave up: what is left is root's.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runTimeout)
 	defer cancel()
+	if err := s.host.removeAll(ctx, root); err == nil {
+		return ""
+	}
 	p, err := s.r.Plan(ctx, s.base.Image, idmap.OverrideRoot)
 	if err != nil {
 		return fmt.Sprintf("%s is left (remove it as root): planning a container to remove it: %v", root, err)
@@ -487,7 +546,7 @@ func (s *session) clean(ctx context.Context) string {
 	if err == nil && code != 0 {
 		err = fmt.Errorf("exit status %d: %s", code, strings.TrimSpace(stderr.String()))
 	}
-	if rerr := removeAll(root); rerr != nil {
+	if rerr := s.host.removeAll(ctx, root); rerr != nil {
 		if err == nil {
 			err = rerr
 		}
@@ -506,8 +565,19 @@ func (s *session) removeVolume(ctx context.Context) string {
 	s.volume = ""
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runtime.RemoveTimeout)
 	defer cancel()
-	if err := s.e.RemoveVolume(ctx, name); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-		return fmt.Sprintf("removing volume %s: %v", name, err)
+	for {
+		// A container the engine is still removing by itself holds the
+		// volume a little longer.
+		err := s.e.RemoveVolume(ctx, name)
+		switch {
+		case err == nil, errors.Is(err, runtime.ErrNotFound):
+			return ""
+		case !errors.Is(err, runtime.ErrConflict) || ctx.Err() != nil:
+			return fmt.Sprintf("removing volume %s: %v", name, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return ""
 }

@@ -7,7 +7,10 @@
 // hpr-probe:<hash>, or bind-mounted into the user's image — under the plan
 // `hpr run` would use, and judges what the probe did from the host, with
 // stat. The probe does every in-container action in one process and prints a
-// JSON report on stdout; Probe is that in-container side.
+// JSON report on stdout; Probe is that in-container side. The host is the
+// engine's: for an engine on another machine (Options.Remote, over ssh) the
+// test directory is made, judged and removed on that machine, and the host
+// user is the owner of the directory there.
 //
 // A run costs two containers per engine, run concurrently: the probe under
 // the plan for the image being checked, and the probe in an image whose USER

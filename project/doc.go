@@ -3,10 +3,12 @@
 // A Project is what a project's configuration says: its root, name, image
 // (a reference, or a build) and how its container runs. Open decides which
 // project a directory belongs to, for every command alike: Find walks up to
-// the nearest hpr.toml, Load parses it against schema v1, applies defaults
-// and resolves paths relative to the file, and AdHoc stands in when there
-// is no file (`hpr run --image`). Template is what `hpr init` writes. The
-// model is the contract: hpr.toml is one way to fill it.
+// the nearest hpr.toml or compose file; Load parses an hpr.toml against
+// schema v1, applies defaults and resolves paths relative to the file;
+// LoadCompose fills the same model from compose files (DESIGN.md, "Compose
+// files"); AdHoc stands in when there is no file (`hpr run --image`).
+// Template and ComposeTemplate are what `hpr init` writes. The model is the
+// contract: hpr.toml and compose files are two ways to fill it.
 //
 // Resolver answers, for one engine, everything a project's container is:
 // the image (built when its inputs changed, found by its tag, or
@@ -21,7 +23,8 @@
 //
 //	[engine]
 //	prefer = "auto"          # auto | docker | podman
-//	endpoint = "unix:///…"   # unix://, tcp:// or ssh://
+//	endpoint = "unix:///…"   # unix://, or tcp:// to this machine
+//	remote_root = "/…"       # the project's copy on a remote engine's host
 //
 //	[image]                  # ref, or build; neither: `hpr run` needs --image
 //	ref = "…"
@@ -40,6 +43,11 @@
 //	cap_drop = ["ALL"]       # capabilities(7) names, with or without CAP_;
 //	cap_add = ["CHOWN"]      # nothing is dropped unless listed
 //	selinux = "disable"      # disable | shared | private; default: disable where SELinux is on
+//
+//	[compose]                # the project is this compose file's service,
+//	file = "compose.yaml"    # with the keys above over it
+//	service = "web"
+//	allow = ["privileged"]   # what the compose file may do to the host
 //
 // Every value is a string, a list of strings or a table of strings: numbers
 // must be quoted, so that one spelling works everywhere. A problem in the

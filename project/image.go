@@ -44,6 +44,7 @@ var ErrNotBuilt = errors.New("image not built")
 // BuildArgs returns the build args for an image built for engine facts e:
 // hpr.toml's args, plus UID and GID set to the container-side ids that land
 // on the host as h (idmap's BuildUID/BuildGID) unless hpr.toml sets them.
+// A compose file's ${UID} and ${GID} in an arg are those ids too.
 func (p *Project) BuildArgs(h idmap.Host, e idmap.Engine) (map[string]string, error) {
 	plan, err := idmap.NewPlan(h, e, idmap.Image{}, p.Run.User)
 	if err != nil {
@@ -51,7 +52,7 @@ func (p *Project) BuildArgs(h idmap.Host, e idmap.Engine) (map[string]string, er
 	}
 	args := map[string]string{}
 	for k, v := range p.Image.Args {
-		args[k] = v
+		args[k] = ExpandIDs(v, plan.BuildUID, plan.BuildGID)
 	}
 	if _, ok := args["UID"]; !ok {
 		args["UID"] = strconv.Itoa(plan.BuildUID)
@@ -129,6 +130,7 @@ func (r *Resolver) build(ctx context.Context, p *Project, in buildInputs, key, t
 		Dockerfile: p.Image.DockerfileInContext(),
 		Tag:        tag,
 		Args:       in.args,
+		Target:     p.Image.Target,
 		Labels: map[string]string{
 			runtime.LabelProject: p.RealRoot,
 			"io.hpr.inputs":      key,
@@ -248,6 +250,9 @@ func (p *Project) localInputs(args map[string]string) (buildInputs, error) {
 	field := func(name, value string) { fmt.Fprintf(h, "%s %d\n%s\n", name, len(value), value) }
 	field("dockerfile-path", p.Image.DockerfileInContext())
 	field("dockerfile", string(df))
+	if p.Image.Target != "" {
+		field("target", p.Image.Target)
+	}
 
 	ctxDir := p.Image.BuildContext
 	ignore, err := os.ReadFile(filepath.Join(ctxDir, ".dockerignore"))
@@ -320,7 +325,11 @@ const memoSize = 16
 // builds reads the project's build memo for this engine. A record it
 // cannot read (an older hpr's format) reads as empty.
 func (r *Resolver) builds(p *Project) buildMemo {
-	m := buildMemo{c: r.Cache, key: cache.Key(p.RealRoot + "\x00" + r.Info.Endpoint)}
+	key := p.RealRoot + "\x00" + r.Info.Endpoint
+	if p.Service != "" {
+		key += "\x00" + p.Service // a compose project's services build their own images
+	}
+	m := buildMemo{c: r.Cache, key: cache.Key(key)}
 	if data, ok := m.c.Read(cache.Builds, m.key); ok {
 		_ = json.Unmarshal(data, &m.rec)
 	}

@@ -172,21 +172,11 @@ func TestImageBuildsOnlyWhenInputsChange(t *testing.T) {
 
 // An unchanged build asks the engine for the base image's ID and, at the
 // same time, whether the image built last time still exists: no inspect of
-// the tag (4–6 ms on Podman), and the image's config from the memo. When
+// the tag (an inspect costs more than a lookup on Podman), and the image's
+// config from the memo. When
 // that image is gone, or the memo is another engine's, the tag is inspected.
 func TestImageUnchangedAsksOnlyForTheBase(t *testing.T) {
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	path := writeProject(t, "app", "[image]\nbuild = \".\"\n")
-	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "Dockerfile"), []byte("FROM base:1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeImages{ids: map[string]string{"base:1": "sha256:b1"}}
-	host := idmap.Host{UID: 1000, GID: 1000}
-	about := runtime.Info{Endpoint: "unix:///a.sock", Facts: idmap.Engine{Kind: idmap.KindDocker}}
+	p, f, host, about := baseProject(t, "app")
 	built, err := resolver(f, about, host).Image(t.Context(), p, BuildIfChanged)
 	if err != nil {
 		t.Fatal(err)
@@ -232,18 +222,7 @@ func TestImageUnchangedAsksOnlyForTheBase(t *testing.T) {
 // rememberedBuild answers from the memo without the engine, and its check
 // fails with ErrStale when a base image changed or the image is gone.
 func TestRememberedBuild(t *testing.T) {
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	path := writeProject(t, "app", "[image]\nbuild = \".\"\n")
-	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "Dockerfile"), []byte("FROM base:1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeImages{ids: map[string]string{"base:1": "sha256:b1"}}
-	host := idmap.Host{UID: 1000, GID: 1000}
-	about := runtime.Info{Endpoint: "unix:///a.sock", Facts: idmap.Engine{Kind: idmap.KindDocker}}
+	p, f, host, about := baseProject(t, "app")
 	if _, _, ok := resolver(f, about, host).rememberedBuild(p); ok {
 		t.Fatal("remembered an image before any build")
 	}
@@ -312,4 +291,23 @@ func TestPruneBuildMemos(t *testing.T) {
 	if _, _, ok := resolver(f, about, host).rememberedBuild(projects[0]); !ok {
 		t.Error("the kept project's build was forgotten")
 	}
+}
+
+// baseProject is a project name whose Dockerfile is FROM base:1, an engine
+// that has base:1, a host user and the engine's Info, in a cache of the
+// test's own.
+func baseProject(t *testing.T, name string) (*Project, *fakeImages, idmap.Host, runtime.Info) {
+	t.Helper()
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	path := writeProject(t, name, "[image]\nbuild = \".\"\n")
+	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "Dockerfile"), []byte("FROM base:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeImages{ids: map[string]string{"base:1": "sha256:b1"}}
+	about := runtime.Info{Endpoint: "unix:///a.sock", Facts: idmap.Engine{Kind: idmap.KindDocker}}
+	return p, f, idmap.Host{UID: 1000, GID: 1000}, about
 }

@@ -57,6 +57,7 @@ var schema = &field{kind: kindTable, fields: []*field{
 	{name: "engine", kind: kindTable, fields: []*field{
 		{name: "prefer", kind: kindString, example: `prefer = "auto", "docker" or "podman"`},
 		{name: "endpoint", kind: kindString, example: `endpoint = "unix:///run/user/1000/podman/podman.sock"`},
+		{name: "remote_root", kind: kindString, example: `remote_root = "/home/me/src/blog"`},
 	}},
 	{name: "image", kind: kindTable, fields: []*field{
 		{name: "ref", kind: kindString, example: `ref = "debian:bookworm-slim"`},
@@ -76,6 +77,11 @@ var schema = &field{kind: kindTable, fields: []*field{
 		{name: "cap_add", kind: kindList, example: `cap_add = ["NET_BIND_SERVICE"]`},
 		{name: "selinux", kind: kindString, example: `selinux = "disable", "shared" or "private"`},
 	}},
+	{name: "compose", kind: kindTable, fields: []*field{
+		{name: "file", kind: kindString, example: `file = "docker-compose.yml"`},
+		{name: "service", kind: kindString, example: `service = "web"`},
+		{name: "allow", kind: kindList, example: `allow = ["bind:/var/run/docker.sock"]`},
+	}},
 }}
 
 // loader turns the text of one hpr.toml into a Project.
@@ -84,27 +90,67 @@ type loader struct {
 	dir  string // absolute directory of the file
 	name string // the default project name
 	src  string
-	doc  map[string]any
-	pos  map[string]pos // computed on the first error
-	errs []*Error
+	// compose are the options of the compose file [compose] names.
+	compose ComposeOptions
+	doc     map[string]any
+	pos     map[string]pos // computed on the first error
+	errs    []*Error
 }
 
-// load returns the project, or the first error in the file.
-func (l *loader) load() (*Project, *Error) {
-	md, err := l.decode()
-	if err != nil {
-		return nil, err
+// load returns the project, or the first error in the file (or in the
+// compose file it names).
+func (l *loader) load() (*Project, error) {
+	md, e := l.decode()
+	if e != nil {
+		return nil, e
 	}
 	l.checkKeys(md.Keys())
 	l.checkTypes(schema, l.doc, nil)
 	if e := l.first(); e != nil {
 		return nil, e
 	}
-	p := l.project()
+	base, err := l.composeBase()
+	if err != nil {
+		return nil, err
+	}
+	p := l.project(base)
 	if e := l.first(); e != nil {
 		return nil, e
 	}
 	return p, nil
+}
+
+// composeBase loads the compose file [compose] file names, the project
+// hpr.toml's keys then override; nil when there is none.
+func (l *loader) composeBase() (*Project, error) {
+	file, ok := l.str("compose", "file")
+	svc, hasSvc := l.str("compose", "service")
+	allow, _ := l.list("compose", "allow")
+	if !ok {
+		for _, k := range []string{"service", "allow"} {
+			if _, set := l.get("compose", k); set {
+				l.fail([]string{"compose", k}, "[compose] %s needs file (add file = \"docker-compose.yml\")", k)
+			}
+		}
+		if e := l.first(); e != nil {
+			return nil, e
+		}
+		return nil, nil
+	}
+	if file == "" {
+		l.fail([]string{"compose", "file"}, "[compose] file is empty (name the compose file, e.g. file = \"docker-compose.yml\")")
+		return nil, l.first()
+	}
+	o := l.compose
+	if hasSvc && o.Service == "" {
+		o.Service = svc
+	}
+	o.Allow = append(slices.Clip(allow), o.Allow...)
+	o.Root = l.dir
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(l.dir, file)
+	}
+	return LoadCompose([]string{file}, o)
 }
 
 func (l *loader) decode() (md toml.MetaData, e *Error) {
@@ -449,16 +495,19 @@ func (l *loader) strMap(path ...string) (map[string]string, bool) {
 	return out, true
 }
 
-// project builds the Project, recording every semantic error.
-func (l *loader) project() *Project {
-	p := &Project{}
+// project builds the Project, over base (a compose file's) when not nil,
+// recording every semantic error. Where both speak, hpr.toml wins: a list
+// replaces base's, a table's keys replace base's keys.
+func (l *loader) project(base *Project) *Project {
+	p := base
+	if p == nil {
+		p = &Project{Name: l.name}
+	}
 	if s, ok := l.str("name"); ok {
 		if !validName(s) {
 			l.fail([]string{"name"}, "name %q is not a valid project name (use lower-case letters and digits, with single '.', '_' or '-' between them: name = %q)", s, sanitizeName(s))
 		}
 		p.Name = s
-	} else {
-		p.Name = l.name
 	}
 	l.engine(&p.Engine)
 	l.image(&p.Image)
@@ -484,6 +533,12 @@ func (l *loader) engine(e *Engine) {
 		}
 		e.Endpoint = s
 	}
+	if s, ok := l.str("engine", "remote_root"); ok {
+		if msg := checkRemoteRoot(s); msg != "" {
+			l.fail([]string{"engine", "remote_root"}, "[engine] remote_root %q %s", s, msg)
+		}
+		e.RemoteRoot, e.RemoteRootLine = s, l.at([]string{"engine", "remote_root"}).line
+	}
 }
 
 func (l *loader) image(img *Image) {
@@ -491,6 +546,7 @@ func (l *loader) image(img *Image) {
 	build, hasBuild := l.str("image", "build")
 	df, hasDF := l.str("image", "dockerfile")
 	args, hasArgs := l.strMap("image", "args")
+	based := img.Building() // a compose file's build, which dockerfile and args may adjust
 
 	if hasRef && hasBuild {
 		second := []string{"image", "build"}
@@ -506,18 +562,20 @@ func (l *loader) image(img *Image) {
 		case strings.ContainsFunc(ref, func(r rune) bool { return r <= ' ' || r == 0x7f }):
 			l.fail([]string{"image", "ref"}, "[image] ref %q contains blanks or control characters (write a reference such as \"debian:bookworm-slim\")", ref)
 		}
-		img.Ref = ref
+		*img = Image{Ref: ref}
 	}
-	if hasDF && !hasBuild {
+	if hasDF && !hasBuild && !based {
 		l.fail([]string{"image", "dockerfile"}, "[image] dockerfile needs build (add build = \".\" or remove dockerfile)")
 	}
-	if hasArgs && !hasBuild {
+	if hasArgs && !hasBuild && !based {
 		l.fail([]string{"image", "args"}, "[image] args need build (add build = \".\" or remove args)")
 	}
-	if hasBuild {
+	switch {
+	case hasBuild:
 		ctx := l.buildContext(build)
-		img.BuildContext = ctx
-		img.Dockerfile = l.dockerfile(ctx, build, df, hasDF)
+		*img = Image{BuildContext: ctx, Dockerfile: l.dockerfile(ctx, build, df, hasDF)}
+	case hasDF && based && !hasRef:
+		img.Dockerfile = l.dockerfile(img.BuildContext, img.BuildContext, df, true)
 	}
 	for _, k := range slices.Sorted(maps.Keys(args)) {
 		path := []string{"image", "args", k}
@@ -528,8 +586,12 @@ func (l *loader) image(img *Image) {
 			l.fail(path, "%s contains a NUL byte (remove it)", display(path, false))
 		}
 	}
-	if hasArgs && hasBuild && len(args) > 0 {
-		img.Args = args
+	if hasArgs && img.Building() && len(args) > 0 {
+		img.Args = maps.Clone(img.Args)
+		if img.Args == nil {
+			img.Args = map[string]string{}
+		}
+		maps.Copy(img.Args, args)
 	}
 }
 
@@ -582,7 +644,9 @@ func (l *loader) dockerfile(ctx, build, df string, set bool) string {
 func (l *loader) run(p *Project) {
 	r := &p.Run
 	l.commands(r)
-	r.Mount = DefaultMount
+	if r.Mount == "" {
+		r.Mount = DefaultMount
+	}
 	if m, ok := l.str("run", "mount"); ok {
 		if msg := checkMount(m); msg != "" {
 			l.fail([]string{"run", "mount"}, "[run] mount %q %s", m, msg)
@@ -592,11 +656,13 @@ func (l *loader) run(p *Project) {
 	l.ports(r)
 	l.env(r)
 	l.volumes(p)
-	r.User = idmap.OverrideAuto
+	if r.User == "" {
+		r.User = idmap.OverrideAuto
+	}
 	if s, ok := l.str("run", "user"); ok {
 		switch u := idmap.Override(s); u {
 		case idmap.OverrideAuto, idmap.OverrideRoot, idmap.OverrideImage:
-			r.User = u
+			r.User, r.UserSpec = u, ""
 		default:
 			l.fail([]string{"run", "user"}, "[run] user %q is not auto, root or image (write user = \"auto\", \"root\" or \"image\")", s)
 		}
@@ -626,7 +692,10 @@ func (l *loader) commands(r *Run) {
 }
 
 func (l *loader) ports(r *Run) {
-	ports, _ := l.list("run", "ports")
+	ports, set := l.list("run", "ports")
+	if set {
+		r.Ports = nil
+	}
 	type hostPort struct {
 		ip    string
 		port  uint16
@@ -652,6 +721,15 @@ func (l *loader) ports(r *Run) {
 
 func (l *loader) env(r *Run) {
 	env, _ := l.strMap("run", "env")
+	if len(env) > 0 && len(r.Env) > 0 {
+		// hpr.toml's keys replace the compose file's.
+		r.Env = slices.DeleteFunc(r.Env, func(kv string) bool {
+			k, _, _ := strings.Cut(kv, "=")
+			_, over := env[k]
+			return over
+		})
+		defer slices.Sort(r.Env)
+	}
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		path := []string{"run", "env", k}
 		switch {
@@ -666,7 +744,10 @@ func (l *loader) env(r *Run) {
 
 func (l *loader) volumes(p *Project) {
 	r := &p.Run
-	vols, _ := l.list("run", "volumes")
+	vols, set := l.list("run", "volumes")
+	if set {
+		r.Volumes = nil
+	}
 	targets := map[string]bool{}
 	for i, s := range vols {
 		path := []string{"run", "volumes", elemSeg(i)}
@@ -688,6 +769,10 @@ func (l *loader) volumes(p *Project) {
 }
 
 func (l *loader) capabilities(r *Run) {
+	_, setDrop := l.get("run", "cap_drop")
+	if _, setAdd := l.get("run", "cap_add"); !setDrop && !setAdd && (r.CapDrop != nil || r.CapAdd != nil) {
+		return // a compose file's, which hpr.toml does not change
+	}
 	r.CapDrop = l.caps("cap_drop")
 	r.CapAdd = l.caps("cap_add")
 	drop := map[string]bool{}

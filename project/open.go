@@ -3,10 +3,8 @@ package project
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/hostpersist/hpr/idmap"
 )
@@ -34,21 +32,36 @@ type OpenOptions struct {
 	// for the project file's image.
 	Image   string
 	Require Requirement
+	// Service and Allow are --service and --allow: which compose service
+	// is the project, and what of it the user consents to (ComposeOptions).
+	Service string
+	Allow   []string
+	// LookupEnv reads the environment (COMPOSE_FILE, a compose file's
+	// variables); nil: os.LookupEnv.
+	LookupEnv func(string) (string, bool)
 }
 
 // Open returns the project of the working directory cwd: the nearest
-// hpr.toml in cwd or above, or, where the command allows it, cwd as an ad
-// hoc project. It refuses / as a project, and warns (Project.Warnings)
-// when the project is the home directory. Every command finds its project
-// here, so they agree on which it is and say the same when there is none.
+// hpr.toml or compose file in cwd or above (COMPOSE_FILE, when set, names
+// the compose files where no hpr.toml is found), or, where the command
+// allows it, cwd as an ad hoc project. It refuses / as a project, and
+// warns (Project.Warnings) when the project is the home directory. Every
+// command finds its project here, so they agree on which it is and say the
+// same when there is none.
 func Open(cwd string, o OpenOptions) (*Project, error) {
+	if o.LookupEnv == nil {
+		o.LookupEnv = os.LookupEnv
+	}
 	path, err := Find(cwd)
 	var p *Project
-	switch {
-	case err == nil:
-		if p, err = Load(path); err != nil {
-			return nil, err
+	if err == nil || errors.Is(err, ErrNoProject) {
+		var lerr error
+		if p, lerr = open(cwd, path, o); lerr != nil {
+			return nil, lerr
 		}
+	}
+	switch {
+	case p != nil:
 		if o.Image != "" {
 			p.Image = Image{Ref: o.Image}
 		}
@@ -77,8 +90,27 @@ func Open(cwd string, o OpenOptions) (*Project, error) {
 	return p, nil
 }
 
-// Find looks for hpr.toml in dir and then in each parent up to /, and
-// returns the path of the first found. The walk follows the path as given
+// open loads the project file found at path ("" when none was found): an
+// hpr.toml, the compose files COMPOSE_FILE names, or a compose file found
+// by name with its override file. It returns nil, nil when there is
+// nothing to load.
+func open(cwd, path string, o OpenOptions) (*Project, error) {
+	co := ComposeOptions{Service: o.Service, Allow: o.Allow, LookupEnv: o.LookupEnv}
+	switch {
+	case path != "" && !IsCompose(path):
+		return loadFile(path, co)
+	case composeFromEnv(cwd, o.LookupEnv) != nil:
+		return LoadCompose(composeFromEnv(cwd, o.LookupEnv), co)
+	case path != "":
+		co.Overrides = true
+		return LoadCompose([]string{path}, co)
+	}
+	return nil, nil
+}
+
+// Find looks for hpr.toml, or else a compose file (ComposeNames), in dir
+// and then in each parent up to /, and returns the path of the first
+// found. The walk follows the path as given
 // (so a project reached through a symlink keeps that path); when it finds
 // nothing and dir contains symlinks, it walks the resolved path too. It
 // returns an error wrapping ErrNoProject, naming dir, when there is none.
@@ -99,19 +131,13 @@ func Find(dir string) (string, error) {
 	return "", fmt.Errorf("%w in %s or any parent directory (create one with `hpr init`)", ErrNoProject, abs)
 }
 
-// findUp walks from dir to /; "" and no error when there is no hpr.toml.
+// findUp walks from dir to / and returns the first project file found
+// (findIn); "" and no error when there is none.
 func findUp(dir string) (string, error) {
 	for d := dir; ; {
-		f := filepath.Join(d, FileName)
-		fi, err := os.Stat(f)
-		switch {
-		case err == nil && fi.Mode().IsRegular():
-			return f, nil
-		case err == nil:
-			return "", fmt.Errorf("%s is not a regular file (remove it or make it a file)", f)
-		case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
-		default:
-			return "", fmt.Errorf("finding %s: %w", FileName, err)
+		f, err := findIn(d)
+		if f != "" || err != nil {
+			return f, err
 		}
 		parent := filepath.Dir(d)
 		if parent == d {
@@ -147,6 +173,12 @@ func AdHoc(dir, image string) *Project {
 // Load reads only hpr.toml: whether the build context or Dockerfile exists
 // is for the build to say.
 func Load(path string) (*Project, error) {
+	return loadFile(path, ComposeOptions{})
+}
+
+// loadFile is Load with the options of the compose file the hpr.toml may
+// name ([compose] file), which it adds to.
+func loadFile(path string, o ComposeOptions) (*Project, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", path, err)
@@ -160,7 +192,7 @@ func Load(path string) (*Project, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: resolving its directory: %w", path, err)
 	}
-	l := &loader{path: path, dir: dir, name: sanitizeName(filepath.Base(real)), src: string(data)}
+	l := &loader{path: path, dir: dir, name: sanitizeName(filepath.Base(real)), src: string(data), compose: o}
 	p, e := l.load()
 	if e != nil {
 		return nil, e

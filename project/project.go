@@ -18,10 +18,12 @@ const FileName = "hpr.toml"
 // otherwise.
 const DefaultMount = "/app"
 
-// Project is a project's configuration with defaults applied and paths
-// made absolute: from an hpr.toml (Load), or ad hoc (AdHoc).
+// Project is a loaded hpr.toml or compose file, with defaults applied and
+// paths made absolute. Both fill the same model: nothing downstream of
+// Open knows which it came from.
 type Project struct {
-	// Path is the absolute path of hpr.toml; empty for an AdHoc project.
+	// Path is the absolute path of hpr.toml, or of the (first) compose file
+	// when there is no hpr.toml; empty for an AdHoc project.
 	Path string
 	// Root is the project directory (hpr.toml's directory), absolute but
 	// with symlinks kept, as the user reached it. It is the bind-mount
@@ -37,13 +39,44 @@ type Project struct {
 	// project is reached through. It matches
 	// [a-z0-9]+([._-][a-z0-9]+)*, so it is valid in image references and in
 	// container and volume names.
-	Name   string
-	Engine Engine
-	Image  Image
-	Run    Run
+	Name string
+	// Service is the compose service the project runs, or that a
+	// companion is; empty for hpr.toml alone.
+	Service string
+	Engine  Engine
+	Image   Image
+	Run     Run
+	// Companions are the services the project's container needs running
+	// first (a compose file's depends_on), dependencies first.
+	Companions []Companion
+	// IDOverrides are the values the user's environment or .env gave UID
+	// and GID where a compose file used ${UID}/${GID}: hpr replaces them
+	// with the plan's ids, and says so.
+	IDOverrides []IDOverride
 	// Warnings are for the user before anything runs (Open adds one when
 	// the project is the home directory).
 	Warnings []string
+}
+
+// Companion is a service the project's container needs running first.
+type Companion struct {
+	// Name is the service's name: the host name the project's container
+	// reaches it by.
+	Name string
+	// Project is the service's image and settings; its Root is the
+	// project's. Run.Mount is empty unless it mounts the project too:
+	// then it is mapped like the project's container, else it runs as
+	// its image (or user:) says.
+	Project *Project
+	Wait    runtime.Condition
+	Health  *runtime.Healthcheck
+}
+
+// IDOverride is a value UID or GID had in the user's environment or .env.
+type IDOverride struct {
+	Name, Value string
+	// Source is "your environment" or the .env file's path.
+	Source string
 }
 
 // Engine is hpr.toml's [engine]: a preference that explicit choices
@@ -52,9 +85,17 @@ type Engine struct {
 	// Prefer is the kind to prefer when several engines answer; empty for
 	// "auto".
 	Prefer idmap.Kind
-	// Endpoint is an engine URI (unix://, tcp:// or ssh://); empty to
-	// detect one.
+	// Endpoint is an engine URI on this machine (unix://, or tcp:// to a
+	// loopback address); empty to detect one. A project file may not send
+	// the project's commands to another machine: ssh:// and other tcp://
+	// engines are the user's to choose (--engine, HPR_ENGINE, a context or
+	// connection).
 	Endpoint string
+	// RemoteRoot is the project's directory on a remote engine's host
+	// (absolute, clean, not /); empty when unset. RemoteRootLine is its
+	// line in hpr.toml, for messages.
+	RemoteRoot     string
+	RemoteRootLine int
 }
 
 // Image is the image section of hpr.toml: an existing image (Ref), an image to build
@@ -69,8 +110,11 @@ type Image struct {
 	// BuildContext; empty unless building.
 	Dockerfile string
 	// Args are build args from hpr.toml; nil when none. UID and GID are
-	// added by the builder unless set here.
+	// added by the builder unless set here. Values may hold the markers a
+	// compose file's ${UID}/${GID} became (ExpandIDs).
 	Args map[string]string
+	// Target is the Dockerfile stage to build; empty for the last.
+	Target string
 }
 
 // Building reports whether the image is built from a Dockerfile.
@@ -117,6 +161,30 @@ type Run struct {
 	// (runtime.SELinuxNone) disables labelling on an engine that enforces
 	// SELinux (runtime.SELinuxFor).
 	SELinux runtime.SELinuxLabel
+	// UserSpec is a user to run as, as written ("1000:1000", "node"), with
+	// User = OverrideImage: it replaces the image's USER.
+	UserSpec string
+	// WorkDir, when set, is the container's working directory whatever the
+	// host's is.
+	WorkDir string
+	// Mounts are bind mounts besides the project's.
+	Mounts []runtime.Mount
+	// Tmpfs are the targets of tmpfs mounts, owned by the container's user.
+	Tmpfs []string
+	// Labels are the container's own labels (hpr's io.hpr.* are added).
+	Labels map[string]string
+	// NoTTY and NoStdin keep a terminal and stdin from the container even
+	// when hpr runs on a terminal (a compose file's tty/stdin_open: false).
+	NoTTY   bool
+	NoStdin bool
+	// Network is runtime.NetworkHost, or empty for the engine's (or the
+	// run's) network. Privileged, PIDHost, IPCHost and Devices give the
+	// container the host: only with the user's explicit consent.
+	Network    string
+	Privileged bool
+	PIDHost    bool
+	IPCHost    bool
+	Devices    []string
 }
 
 // DefaultCapDrop are the capabilities of the engines' default set that a
@@ -150,6 +218,9 @@ func (p *Project) WorkDir(cwd string) (string, error) {
 	abs, err := filepath.Abs(cwd)
 	if err != nil {
 		return "", fmt.Errorf("resolving working directory: %w", err)
+	}
+	if p.Run.WorkDir != "" {
+		return p.Run.WorkDir, nil
 	}
 	mount := p.Run.Mount
 	if mount == "" {

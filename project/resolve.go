@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"maps"
 
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/runtime"
@@ -31,6 +30,11 @@ type Resolver struct {
 	Version string
 	// BuildOutput receives build progress; nil discards it.
 	BuildOutput io.Writer
+	// Remote is the engine's host when it is another machine, and
+	// RemoteRoot the project's directory there, the project mount's
+	// source; both are set by OnHost. Nil for a local engine.
+	Remote     EngineHost
+	RemoteRoot string
 }
 
 // Memo says how Resolve may use what hpr remembers of a project's image.
@@ -67,6 +71,8 @@ type Request struct {
 	Mounts []runtime.Mount
 	// Labels are added to the container's (those naming this hpr process).
 	Labels map[string]string
+	// Companions asks for the project's companions too (Resolved.Companions).
+	Companions bool
 }
 
 // Resolved is what Resolve answers.
@@ -78,13 +84,22 @@ type Resolved struct {
 	// Warnings are for the user before anything runs: the project's own
 	// and the plan's.
 	Warnings []string
+	// Companions are the specs of the project's companions, in the order
+	// to start them, when the request asked for them.
+	Companions []runtime.Companion
 }
 
 // Resolve returns the container spec of project p on the resolver's
 // engine, building the image first when the request's policy says so and
 // making sure the project's volumes exist.
 func (r *Resolver) Resolve(ctx context.Context, p *Project, req Request) (Resolved, error) {
+	if p.Run.Mount == "" {
+		return r.resolveUnmapped(ctx, p, req)
+	}
 	planned, verify, err := r.plan(ctx, p, req.Policy, req.Memo)
+	if err == nil {
+		planned, err = r.place(ctx, planned)
+	}
 	if err != nil {
 		return Resolved{}, err
 	}
@@ -93,14 +108,25 @@ func (r *Resolver) Resolve(ctx context.Context, p *Project, req Request) (Resolv
 		return Resolved{}, err
 	}
 	warnings := append(append([]string(nil), p.Warnings...), planned.Plan.Warnings...)
-	return Resolved{Spec: spec, Verify: verify, Warnings: warnings}, nil
+	warnings = append(warnings, idWarnings(p, planned.Plan.BuildUID, planned.Plan.BuildGID)...)
+	res := Resolved{Spec: spec, Verify: verify, Warnings: warnings}
+	if req.Companions {
+		if res.Companions, err = r.companions(ctx, p, req); err != nil {
+			return Resolved{}, err
+		}
+	}
+	return res, nil
 }
 
 // Plan is the plan for running image ref with the user override o on the
 // resolver's engine. It remembers nothing: for images other than the
 // project's (conformance's probes).
 func (r *Resolver) Plan(ctx context.Context, ref string, o idmap.Override) (runtime.Planned, error) {
-	return runtime.PlanFor(ctx, r.Engine, r.Info, r.Host, ref, o)
+	p, err := runtime.PlanFor(ctx, r.Engine, r.Info, r.Host, ref, o)
+	if err != nil {
+		return p, err
+	}
+	return r.place(ctx, p)
 }
 
 // plan returns the project's image, planned; with MemoPlan and an image
@@ -111,7 +137,7 @@ func (r *Resolver) plan(ctx context.Context, p *Project, policy BuildPolicy, mem
 			runtime.Trace(ctx, "image")
 			// A plan that fails for the remembered image is made again
 			// below from the engine's answer.
-			if planned, err := runtime.PlanImage(ctx, r.Engine, r.Info, r.Host, img, p.Run.User); err == nil {
+			if planned, err := r.planImage(ctx, p, img); err == nil {
 				return planned, check, nil
 			}
 		}
@@ -122,10 +148,16 @@ func (r *Resolver) plan(ctx context.Context, p *Project, policy BuildPolicy, mem
 	}
 	runtime.Trace(ctx, "image")
 	if img.ID != "" { // known already: a build found by its tag or memo
-		planned, err := runtime.PlanImage(ctx, r.Engine, r.Info, r.Host, img, p.Run.User)
+		planned, err := r.planImage(ctx, p, img)
 		return planned, nil, err
 	}
-	planned, err := runtime.PlanFor(ctx, r.Engine, r.Info, r.Host, img.Ref, p.Run.User)
+	inspected, err := r.Engine.Image(ctx, img.Ref)
+	if err != nil {
+		return runtime.Planned{}, nil, fmt.Errorf("inspecting image %s: %w", img.Ref, err)
+	}
+	runtime.Trace(ctx, "inspect image")
+	inspected.Ref = img.Ref
+	planned, err := r.planImage(ctx, p, inspected)
 	if err == nil && memo != MemoOff {
 		r.names().remember(planned.Image)
 	}
@@ -164,36 +196,14 @@ func (r *Resolver) spec(ctx context.Context, p *Project, req Request, planned ru
 	if err != nil {
 		return runtime.ContainerSpec{}, err
 	}
-	labels := maps.Clone(req.Labels)
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	labels[runtime.LabelProject] = p.RealRoot
-	labels[runtime.LabelVersion] = cmp.Or(r.Version, "dev")
-	labels[runtime.LabelUser] = planned.Plan.User
-	cmd := p.Run.Command
-	if req.Cmd != nil {
-		cmd = req.Cmd
-	}
-	mounts := append([]runtime.Mount{{Source: p.Root, Target: p.Run.Mount, Project: true}}, req.Mounts...)
-	return runtime.ContainerSpec{
-		Name:       "hpr-" + p.Name + "-" + randomSuffix(),
-		Image:      planned.Image.Ref,
-		ImageID:    planned.Image.ID,
-		Entrypoint: p.Run.Entrypoint,
-		Cmd:        cmd,
-		Env:        append(append([]string(nil), p.Run.Env...), req.Env...),
-		WorkingDir: workdir,
-		Mounts:     mounts,
-		Volumes:    volumes,
-		Ports:      append(append([]runtime.Port(nil), p.Run.Ports...), req.Ports...),
-		Labels:     labels,
-		Plan:       planned.Plan,
-		Identity:   planned.Identity,
-		CapDrop:    p.Run.CapDrop,
-		CapAdd:     p.Run.CapAdd,
-		SELinux:    runtime.SELinuxFor(p.Run.SELinux, r.Info),
-	}, nil
+	mounts := append([]runtime.Mount{{Source: cmp.Or(r.RemoteRoot, p.Root), Target: p.Run.Mount, Project: true}}, r.onEngineHost(p, p.Run.Mounts)...)
+	spec := r.base(p, req, planned)
+	spec.WorkingDir = workdir
+	spec.Mounts = append(mounts, req.Mounts...)
+	spec.Volumes = volumes
+	spec.Labels[runtime.LabelUser] = planned.Plan.User
+	spec.Identity = planned.Identity
+	return spec, nil
 }
 
 // volumes makes sure the project's named volumes exist. Their roots are
@@ -202,6 +212,9 @@ func (r *Resolver) spec(ctx context.Context, p *Project, req Request, planned ru
 func (r *Resolver) volumes(ctx context.Context, p *Project) ([]runtime.VolumeMount, error) {
 	out := append([]runtime.VolumeMount(nil), p.Run.Volumes...)
 	for _, v := range out {
+		if v.Name == "" {
+			continue // anonymous: the engine makes it, and removes it with the container
+		}
 		labels := map[string]string{runtime.LabelProject: p.RealRoot, runtime.LabelVersion: cmp.Or(r.Version, "dev")}
 		if _, err := r.Engine.EnsureVolume(ctx, runtime.VolumeSpec{Name: v.Name, Labels: labels}); err != nil {
 			return nil, fmt.Errorf("creating volume %s: %w", v.Name, err)

@@ -231,9 +231,15 @@ func normalizeCap(s string) (string, string) {
 	return "CAP_" + u, ""
 }
 
+// loopback reports whether host names this machine's loopback interface.
+func loopback(host string) bool {
+	a, err := netip.ParseAddr(host)
+	return host == "localhost" || err == nil && a.IsLoopback()
+}
+
 // checkEndpoint checks an engine URI.
 func checkEndpoint(s string) string {
-	const fix = "(write unix:///path/to/engine.sock, tcp://HOST:PORT or ssh://USER@HOST, or remove endpoint to detect the engine)"
+	const fix = "(write unix:///path/to/engine.sock or tcp://127.0.0.1:PORT, or remove endpoint to detect the engine)"
 	u, err := url.Parse(s)
 	if err != nil || s == "" {
 		return "is not an endpoint URI " + fix
@@ -246,6 +252,9 @@ func checkEndpoint(s string) string {
 	case "tcp", "ssh":
 		if u.Host == "" {
 			return "has no host " + fix
+		}
+		if u.Scheme == "ssh" || !loopback(u.Hostname()) {
+			return "names an engine on another machine (or as another user), and a project file may not send the project's commands there (remove endpoint and choose that engine yourself: --engine URI, HPR_ENGINE, or your Docker context or Podman connection)"
 		}
 	default:
 		return "is not a unix, tcp or ssh URI " + fix

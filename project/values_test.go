@@ -159,7 +159,11 @@ func TestCheckEndpoint(t *testing.T) {
 	}{
 		{"unix:///run/docker.sock", true},
 		{"tcp://127.0.0.1:2375", true},
-		{"ssh://me@host", true},
+		{"tcp://localhost:2375", true},
+		{"tcp://[::1]:2375", true},
+		{"tcp://build.example:2375", false},
+		{"ssh://me@host", false},
+		{"ssh://me@127.0.0.1", false},
 		{"", false},
 		{"unix://run/docker.sock", false},
 		{"/run/docker.sock", false},

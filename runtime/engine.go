@@ -42,6 +42,10 @@ const (
 	// LabelUser records the container user hpr chose, so that hpr exec
 	// enters as the same user.
 	LabelUser = "io.hpr.user"
+	// LabelCompanion marks a container started for a service the project's
+	// container depends on (compose depends_on); its value is the service
+	// name. hpr exec never enters one.
+	LabelCompanion = "io.hpr.companion"
 )
 
 // Info is what an engine says about itself. Backends make it with NewInfo.
@@ -96,6 +100,8 @@ type BuildOptions struct {
 	Tag    string
 	Args   map[string]string
 	Labels map[string]string
+	// Target is the stage to build; empty builds the last one.
+	Target string
 	// Output receives the build's human-readable progress.
 	Output io.Writer
 }
@@ -176,6 +182,35 @@ type ContainerSpec struct {
 	// SELinux is how the container meets SELinux labels: label=disable, or
 	// its bind mounts relabelled; "" asks for nothing (see SELinuxFor).
 	SELinux SELinuxLabel
+	// Network is the network the container joins instead of the engine's
+	// default: one CreateNetwork made, or NetworkHost.
+	Network string
+	// ExtraHosts are "name:address" lines added to the container's
+	// /etc/hosts: how a run's containers find each other by name (Podman's
+	// CNI networks have no DNS of their own).
+	ExtraHosts []string
+	// Privileged, PIDHost, IPCHost and Devices give the container the host;
+	// hpr sets them only when the user allowed it explicitly.
+	Privileged bool
+	PIDHost    bool
+	IPCHost    bool
+	// Devices are "HOST[:CONTAINER[:PERMISSIONS]]", as docker run --device.
+	Devices []string
+}
+
+// NetworkHost as ContainerSpec.Network shares the host's network namespace.
+const NetworkHost = "host"
+
+// NetworkSpec describes a bridge network hpr creates for one run.
+type NetworkSpec struct {
+	Name   string
+	Labels map[string]string
+}
+
+// Network is one network as listed.
+type Network struct {
+	Name   string
+	Labels map[string]string
 }
 
 // Streams connects a container's standard streams. With TTY there is one
@@ -309,8 +344,21 @@ type Engine interface {
 	// EnsureVolume creates a named volume if it does not exist, and reports
 	// whether it did.
 	EnsureVolume(ctx context.Context, spec VolumeSpec) (created bool, err error)
-	// RemoveVolume removes a named volume; ErrNotFound when absent.
+	// RemoveVolume removes a named volume; ErrNotFound when absent,
+	// ErrConflict while a container refers to it.
 	RemoveVolume(ctx context.Context, name string) error
+
+	// CreateNetwork creates a bridge network; ErrConflict when one of that
+	// name exists.
+	CreateNetwork(ctx context.Context, spec NetworkSpec) error
+	// RemoveNetwork removes a network no container uses any more;
+	// ErrNotFound when absent.
+	RemoveNetwork(ctx context.Context, name string) error
+	// Networks lists the networks carrying all the labels given; a label
+	// with an empty value matches any value.
+	Networks(ctx context.Context, labels map[string]string) ([]Network, error)
+	// Address returns the IPv4 address a started container has on network.
+	Address(ctx context.Context, id, network string) (string, error)
 
 	// Close releases the client's connections.
 	Close() error

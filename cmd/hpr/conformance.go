@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/hostpersist/hpr/conformance"
@@ -27,6 +28,7 @@ type conformanceOptions struct {
 	image   string
 	json    bool
 	junit   string
+	compose composeFlags
 }
 
 func newConformanceCmd(s *streams) *cobra.Command {
@@ -50,7 +52,10 @@ imports from its own binary (hpr-probe:<hash>) without a registry.
 --image checks another image instead; the probe binary is mounted into it.
 
 Engines are every engine that answers for you, as 'hpr engines' lists
-them; --engine (repeatable) picks endpoints or kinds.
+them; --engine (repeatable) picks endpoints, kinds, contexts or
+connections. On an ssh:// engine the test directory is made on the
+engine's host, the files are judged there (stat, as its user sees them)
+and it is removed there, over the same ssh connection.
 
 Exit status: 0 when every check passed on every engine, 1 when a check
 failed or an engine could not be tested, 2 when no engine could be tested.`,
@@ -66,10 +71,11 @@ failed or an engine could not be tested, 2 when no engine could be tested.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&o.engines, "engine", nil, "an endpoint URI or a kind (docker, podman) to test; repeatable")
+	f.StringArrayVar(&o.engines, "engine", nil, "an endpoint URI, a kind (docker, podman), a Docker context or a Podman connection to test; repeatable")
 	f.StringVar(&o.image, "image", "", "check this image instead of the project's or the probe image")
 	f.BoolVar(&o.json, "json", false, "print one JSON object")
 	f.StringVar(&o.junit, "junit", "", "also write JUnit XML to `FILE`")
+	o.compose.add(f)
 	return cmd
 }
 
@@ -83,7 +89,7 @@ func runConformance(cmd *cobra.Command, s *streams, o conformanceOptions) error 
 	if err != nil {
 		return withCode(exitNotTested, err)
 	}
-	t, err := newConformanceTarget(o.image)
+	t, err := newComposeTarget(o.image, o.compose)
 	if err != nil {
 		return withCode(exitNotTested, err)
 	}
@@ -109,7 +115,7 @@ func runConformance(cmd *cobra.Command, s *streams, o conformanceOptions) error 
 		// An endpoint named with --engine that does not answer is an engine
 		// that could not be tested; standard sockets that do not answer are
 		// engines this machine does not have.
-		if f.Source == "--engine" {
+		if namedWithFlag(f.Source) {
 			reports = append(reports, conformance.EngineReport{Endpoint: f.URI, Error: f.Err.Error(), Checks: []conformance.Check{}})
 		}
 	}
@@ -147,6 +153,13 @@ func runConformance(cmd *cobra.Command, s *streams, o conformanceOptions) error 
 	return nil
 }
 
+// namedWithFlag reports whether an engine's source (detect.Candidate.Source)
+// is --engine: a URI ("--engine"), or a context or connection named with
+// it ("context NAME (--engine)").
+func namedWithFlag(source string) bool {
+	return source == "--engine" || strings.HasSuffix(source, " (--engine)")
+}
+
 func writeJUnit(path string, rep conformance.Report) error {
 	f, err := os.Create(path)
 	if err != nil {
@@ -173,6 +186,11 @@ type conformanceTarget struct {
 }
 
 func newConformanceTarget(image string) (conformanceTarget, error) {
+	return newComposeTarget(image, composeFlags{})
+}
+
+// newComposeTarget is newConformanceTarget with --service and --allow.
+func newComposeTarget(image string, c composeFlags) (conformanceTarget, error) {
 	t := conformanceTarget{opts: conformance.Options{Image: image}}
 	host, err := idmap.CurrentHost()
 	if err != nil {
@@ -183,7 +201,7 @@ func newConformanceTarget(image string) (conformanceTarget, error) {
 	if err != nil {
 		return t, fmt.Errorf("finding the project: %w", err)
 	}
-	p, err := project.Open(cwd, project.OpenOptions{Image: image})
+	p, err := c.open(cwd, project.OpenOptions{Image: image})
 	if err != nil {
 		return t, err
 	}
@@ -208,7 +226,11 @@ func newConformanceTarget(image string) (conformanceTarget, error) {
 // run runs the suite on one engine, through the resolver hpr run uses; a
 // built project's image is looked up per engine, never built.
 func (t conformanceTarget) run(ctx context.Context, e *detect.Engine) conformance.EngineReport {
+	opts := t.opts
+	if h, ok := engineHost(e); ok {
+		opts.Remote = h
+	}
 	// A run's error is in its report (Error), which the output shows.
-	rep, _ := conformance.Run(ctx, newResolver(e, t.host), t.opts)
+	rep, _ := conformance.Run(ctx, newResolver(e, t.host), opts)
 	return rep
 }

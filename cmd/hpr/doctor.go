@@ -27,6 +27,7 @@ const exitNotYours = 1
 type doctorOptions struct {
 	fix     bool
 	engines []string
+	compose composeFlags
 	// The fixing container's side (hidden).
 	inside string
 	list   string
@@ -76,6 +77,7 @@ Exit status: 0 when every file is yours (after --fix: when all are now);
 	f.StringVar(&o.inside, "fix-inside", "", "in the fixing container: the project mount")
 	f.StringVar(&o.list, "list", "", "in the fixing container: the list of paths")
 	f.StringVar(&o.owner, "owner", "", "in the fixing container: the UID:GID to give")
+	o.compose.add(f)
 	for _, n := range []string{"fix-inside", "list", "owner"} {
 		_ = f.MarkHidden(n)
 	}
@@ -102,14 +104,14 @@ func runFixInside(s *streams, o doctorOptions) error {
 	return json.NewEncoder(s.out).Encode(r)
 }
 
-// doctorProject is the project to scan: hpr.toml's directory, or the
-// working directory.
-func doctorProject() (*project.Project, error) {
+// doctorProject is the project to scan: hpr.toml's (or the compose
+// file's) directory, or the working directory.
+func doctorProject(c composeFlags) (*project.Project, error) {
 	cwd, err := os.Getwd()
 	if err != nil {
 		return nil, fmt.Errorf("finding the working directory: %w", err)
 	}
-	return project.Open(cwd, project.OpenOptions{Require: project.RequireDirectory})
+	return c.open(cwd, project.OpenOptions{Require: project.RequireDirectory})
 }
 
 // doctorEngine is an engine that answered, with the namespaces its
@@ -189,7 +191,7 @@ func doctorReport(shown string, scan *doctor.Scan, host idmap.Host, engines []do
 }
 
 func runDoctor(ctx context.Context, s *streams, o doctorOptions) error {
-	p, err := doctorProject()
+	p, err := doctorProject(o.compose)
 	if err != nil {
 		return err
 	}

@@ -155,7 +155,10 @@ func reportEngine(e *detect.Engine) engineReport {
 	if !e.About.Local {
 		// A plan for the user here would be a guess: files land as the
 		// owner of the project's directory on the engine's host.
-		r.Explanation = "a remote engine: bind mounts name paths on its host, not on this machine, so hpr run does not use it yet"
+		r.Explanation = "a remote engine: bind mounts name paths on its host, so hpr run mounts the project's copy there (--remote-root or [engine] remote_root; hpr copies no files), and files land as that directory's owner there"
+		if _, ok := engineHost(e); !ok {
+			r.Explanation = "a remote engine reached without ssh: hpr cannot learn who owns a directory on its host, so hpr run does not use it (reach it with ssh://)"
+		}
 		return r
 	}
 	host, err := idmap.CurrentHost()

@@ -12,7 +12,10 @@ import (
 )
 
 func newExecCmd(s *streams) *cobra.Command {
-	var engine string
+	var (
+		engine  string
+		compose composeFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "exec [--engine E] [--] CMD...",
 		Short: "Run a command in the project's running container, as the mapped user",
@@ -22,31 +25,37 @@ same user, in the directory matching where you are below the project root.`,
   hpr exec bundle exec jekyll doctor`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runExec(cmd.Context(), s, engine, args)
+			return runExec(cmd.Context(), s, sessionOptions{engine: engine, compose: compose}, args)
 		},
 	}
 	cmd.Flags().SetInterspersed(false)
-	cmd.Flags().StringVar(&engine, "engine", "", "engine kind (docker, podman) or endpoint URI; default: detect")
+	cmd.Flags().StringVar(&engine, "engine", "", engineHelp)
+	compose.add(cmd.Flags())
 	return cmd
 }
 
 func newShellCmd(s *streams) *cobra.Command {
-	var engine string
+	var (
+		engine  string
+		compose composeFlags
+	)
 	cmd := &cobra.Command{
 		Use:     "shell [--engine E]",
 		Short:   "Open a shell in the project's running container, as the mapped user",
 		Example: `  hpr shell`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runExec(cmd.Context(), s, engine, []string{"sh", "-c", `exec "${SHELL:-$(command -v bash || echo sh)}" -l`})
+			return runExec(cmd.Context(), s, sessionOptions{engine: engine, compose: compose}, []string{"sh", "-c", `exec "${SHELL:-$(command -v bash || echo sh)}" -l`})
 		},
 	}
-	cmd.Flags().StringVar(&engine, "engine", "", "engine kind (docker, podman) or endpoint URI; default: detect")
+	cmd.Flags().StringVar(&engine, "engine", "", engineHelp)
+	compose.add(cmd.Flags())
 	return cmd
 }
 
-func runExec(ctx context.Context, s *streams, engine string, args []string) error {
-	sess, err := openSession(ctx, sessionOptions{engine: engine, require: project.RequireFile})
+func runExec(ctx context.Context, s *streams, o sessionOptions, args []string) error {
+	o.require = project.RequireFile
+	sess, err := openSession(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -93,6 +102,9 @@ func (sess *session) running(ctx context.Context) (runtime.Container, error) {
 		}
 		starting := false
 		for _, c := range cs {
+			if c.Labels[runtime.LabelCompanion] != "" {
+				continue // a service the project's container depends on
+			}
 			if c.State == "running" {
 				return c, nil
 			}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"strconv"
 	"syscall"
@@ -22,8 +24,9 @@ func newGCCmd(s *streams) *cobra.Command {
 		Short: "Remove containers hpr left behind, old conformance probe images, and memos of gone projects",
 		Long: `Remove the containers hpr started (label io.hpr.project) whose hpr process
 is gone — killed with SIGKILL, or on a machine that rebooted — on every
-engine that answers (or the --engine ones). Containers of an hpr run that is
-still going are left alone.
+engine that answers (or the --engine ones), with the networks such runs
+made for the services their project depended on. Containers of an hpr run
+that is still going are left alone; named volumes stay.
 
 Also remove the containers an engine kept of an hpr build that it cut short
 by stopping mid-build (Podman's Buildah working containers, which podman ps
@@ -44,6 +47,9 @@ whose directory is gone.`,
 			var failed error
 			for _, e := range found {
 				n, err := removeStale(ctx, e, map[string]string{}, false)
+				if err == nil {
+					_, err = removeStaleNetworks(ctx, e, map[string]string{})
+				}
 				if err != nil {
 					failed = err
 					fmt.Fprintf(s.err, "hpr: %s: %v\n", e.About.Endpoint, err)
@@ -89,11 +95,7 @@ whose directory is gone.`,
 // fraction of a second of its exit: see runtime.ExitState); removing it
 // would only wait for the engine's cleanup.
 func removeStale(ctx context.Context, e runtime.Engine, labels map[string]string, skipExiting bool) (int, error) {
-	sel := map[string]string{runtime.LabelProject: ""}
-	for k, v := range labels {
-		sel[k] = v
-	}
-	cs, err := e.List(ctx, sel)
+	cs, err := e.List(ctx, hprLabels(labels))
 	if err != nil {
 		return 0, fmt.Errorf("listing containers: %w", err)
 	}
@@ -109,6 +111,34 @@ func removeStale(ctx context.Context, e runtime.Engine, labels map[string]string
 		n++
 	}
 	return n, nil
+}
+
+// removeStaleNetworks removes the networks hpr made for a run (narrowed by
+// labels) whose hpr process is gone, once their containers are removed.
+func removeStaleNetworks(ctx context.Context, e runtime.Engine, labels map[string]string) (int, error) {
+	ns, err := e.Networks(ctx, hprLabels(labels))
+	if err != nil {
+		return 0, fmt.Errorf("listing networks: %w", err)
+	}
+	host, _ := os.Hostname()
+	n := 0
+	for _, nw := range ns {
+		if !stale(runtime.Container{Labels: nw.Labels}, host) {
+			continue
+		}
+		if err := e.RemoveNetwork(ctx, nw.Name); err != nil && !errors.Is(err, runtime.ErrNotFound) && !errors.Is(err, runtime.ErrConflict) {
+			return n, fmt.Errorf("removing network %s: %w", nw.Name, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// hprLabels selects what hpr made (io.hpr.project set), narrowed by labels.
+func hprLabels(labels map[string]string) map[string]string {
+	sel := map[string]string{runtime.LabelProject: ""}
+	maps.Copy(sel, labels)
+	return sel
 }
 
 // stale reports whether container c was left behind: its hpr process on

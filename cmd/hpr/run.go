@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hostpersist/hpr/project"
 	"github.com/hostpersist/hpr/runtime"
@@ -23,6 +25,9 @@ type runOptions struct {
 	noBuild bool
 	env     []string
 	publish []string
+	compose composeFlags
+
+	remoteRoot string
 }
 
 func newRunCmd(s *streams) *cobra.Command {
@@ -34,16 +39,31 @@ func newRunCmd(s *streams) *cobra.Command {
 the project directory mounted at [run].mount (default /app) and the user
 mapped so that every file the container writes there is owned by you.
 
-The project is the nearest hpr.toml in this directory or above. Without one,
---image runs IMG ad hoc with the current directory as the project. The
+The project is the nearest hpr.toml in this directory or above, or else a
+compose file (compose.yaml, docker-compose.yml, ...; or COMPOSE_FILE): its
+service that bind-mounts the project directory, or --service NAME, runs,
+after the services it depends on, which are removed when the run ends.
+Without either, --image runs IMG ad hoc with the current directory as the
+project. The
 container's working directory is the mount point plus where you are below
 the project root. CMD after -- replaces [run].command.
 
 A project that builds its image ([image] build) is built first when its
 build inputs changed (Dockerfile, args, .dockerignore, the files COPY and ADD
 use), with UID and GID build args set to the container-side ids that land
-on the host as you. The container is removed when the run ends, and signals
-(Ctrl-C, SIGTERM, SIGHUP) are passed on to it.
+on the host as you (a compose file's ${UID} and ${GID} are those ids too).
+The container is removed when the run ends, and signals (Ctrl-C, SIGTERM,
+SIGHUP) are passed on to it. The output of the services it depends on goes
+to stderr, each line prefixed with the service's name.
+
+What a compose file would let into the machine (binds outside the project,
+the engine's socket, privileged, host namespaces, devices) is refused
+unless allowed with --allow or [compose] allow in hpr.toml.
+
+A remote engine (ssh://) mounts the project from its own host: hpr copies
+no files, so keep a copy there (a shared or network file system, sshfs,
+mutagen, unison, rsync) and name it with --remote-root or [engine]
+remote_root. Files then land as that directory's owner there.
 
 Exit status: the command's own; 125 if hpr or the engine failed; 126 if the
 command cannot be run; 127 if it is not found; 130/143 after SIGINT/SIGTERM.`,
@@ -51,7 +71,8 @@ command cannot be run; 127 if it is not found; 130/143 after SIGINT/SIGTERM.`,
   hpr run -- bundle exec jekyll build       # another command
   hpr run --image debian:bookworm-slim -- sh -c 'touch made-by-container'
   hpr run -p 8080:80 -e DEBUG=1
-  hpr run --engine podman                   # pick an engine kind, or an endpoint URI`,
+  hpr run --engine podman                   # pick an engine kind, or an endpoint URI
+  hpr run --engine ssh://me@build --remote-root /home/me/src/blog   # a remote engine`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.build && o.noBuild {
 				return errors.New("--build and --no-build are exclusive: keep one")
@@ -61,17 +82,19 @@ command cannot be run; 127 if it is not found; 130/143 after SIGINT/SIGTERM.`,
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false)
-	f.StringVar(&o.engine, "engine", "", "engine kind (docker, podman) or endpoint URI; default: detect")
+	f.StringVar(&o.engine, "engine", "", engineHelp)
+	f.StringVar(&o.remoteRoot, "remote-root", "", remoteRootHelp)
 	f.StringVar(&o.image, "image", "", "image to run (ad hoc without hpr.toml, or instead of its [image])")
 	f.BoolVar(&o.build, "build", false, "build the image even if its inputs are unchanged")
 	f.BoolVar(&o.noBuild, "no-build", false, "never build; fail if the image for the current inputs is missing")
 	f.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to pass yours); repeatable")
 	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a port (PORT, HOST:CONTAINER, IP:HOST:CONTAINER[/udp]); repeatable")
+	o.compose.add(f)
 	return cmd
 }
 
 func runRun(ctx context.Context, s *streams, o runOptions, args []string) error {
-	sess, err := openSession(ctx, sessionOptions{engine: o.engine, image: o.image, require: project.RequireImage})
+	sess, err := openSession(ctx, sessionOptions{engine: o.engine, image: o.image, require: project.RequireImage, remoteRoot: o.remoteRoot, onHost: true, compose: o.compose})
 	if err != nil {
 		return err
 	}
@@ -79,21 +102,30 @@ func runRun(ctx context.Context, s *streams, o runOptions, args []string) error 
 	return runInSession(ctx, s, sess, o, args)
 }
 
-// runInSession is hpr run once the project and engine are known.
-func runInSession(ctx context.Context, s *streams, sess *session, o runOptions, args []string) error {
-	// What an earlier hpr run of this project left (its hpr was killed) is
-	// removed while this run is prepared or, when it publishes no ports,
-	// while it runs; a failure here must not stop today's run.
+// sweep removes what an earlier hpr run of this project left (its hpr was
+// killed) while this run is prepared or, when it publishes no ports and
+// starts no companions, while it runs; done waits for it. A failure here
+// must not stop today's run: done only warns.
+func sweep(ctx context.Context, s *streams, sess *session) (done func()) {
 	swept := make(chan error, 1)
 	go func() {
-		_, err := removeStale(ctx, sess.engine, map[string]string{runtime.LabelProject: sess.proj.RealRoot}, true)
+		project := map[string]string{runtime.LabelProject: sess.proj.RealRoot}
+		_, err := removeStale(ctx, sess.engine, project, true)
+		if err == nil && len(sess.proj.Companions) > 0 {
+			_, err = removeStaleNetworks(ctx, sess.engine, project)
+		}
 		swept <- err
 	}()
-	sweepDone := func() {
+	return func() {
 		if err := <-swept; err != nil {
 			fmt.Fprintf(s.err, "hpr: warning: cleaning up earlier runs: %v\n", err)
 		}
 	}
+}
+
+// runInSession is hpr run once the project and engine are known.
+func runInSession(ctx context.Context, s *streams, sess *session, o runOptions, args []string) error {
+	sweepDone := sweep(ctx, s, sess)
 	req, err := runRequest(sess, o, args)
 	if err != nil {
 		sweepDone()
@@ -101,7 +133,8 @@ func runInSession(ctx context.Context, s *streams, sess *session, o runOptions, 
 	}
 	sess.resolver.BuildOutput = s.err
 	stdin, tty := terminal(s)
-	openStdin := tty || stdinHasData(s.in)
+	tty = tty && !sess.proj.Run.NoTTY
+	openStdin := !sess.proj.Run.NoStdin && (tty || stdinHasData(s.in))
 	// Without stdin to pass on, the image may be planned from what hpr
 	// remembers of it and checked while the engine prepares the container
 	// (runtime.RunOptions.Verify).
@@ -116,7 +149,7 @@ func runInSession(ctx context.Context, s *streams, sess *session, o runOptions, 
 	for _, w := range res.Warnings {
 		fmt.Fprintf(s.err, "hpr: warning: %s\n", w)
 	}
-	if len(res.Spec.Ports) > 0 {
+	if len(res.Spec.Ports) > 0 || len(res.Companions) > 0 {
 		// A container left behind may hold the ports this run publishes.
 		sweepDone()
 		runtime.Trace(ctx, "stale containers removed")
@@ -125,6 +158,16 @@ func runInSession(ctx context.Context, s *streams, sess *session, o runOptions, 
 		// are random): the sweep goes on while it runs.
 		defer sweepDone()
 	}
+	comps, err := startCompanions(ctx, s, sess, res.Companions)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := comps.Stop(ctx); err != nil {
+			fmt.Fprintf(s.err, "hpr: warning: removing the services it depended on: %v\n", err)
+		}
+	}()
+	res.Spec = comps.Join(res.Spec)
 	res.Spec.TTY, res.Spec.OpenStdin = tty, openStdin
 	opts := runtime.RunOptions{Spec: res.Spec, Streams: runtime.Streams{Stdout: s.out, Stderr: s.err}, Verify: res.Verify}
 	if openStdin {
@@ -144,18 +187,31 @@ func runInSession(ctx context.Context, s *streams, sess *session, o runOptions, 
 		defer restore()
 		opts.Resize = resize
 	}
-	code, err := runStale(ctx, sess, req, opts)
+	code, err := runStale(ctx, sess, req, opts, comps)
 	if err != nil {
 		return portInUse(err, opts.Spec.Ports)
 	}
 	return withCode(code, nil)
 }
 
+// startCompanions starts the services the project's container depends on,
+// on a network of this run; nil when there are none.
+func startCompanions(ctx context.Context, s *streams, sess *session, cs []runtime.Companion) (*runtime.Companions, error) {
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	labels := processLabels()
+	labels[runtime.LabelProject] = sess.proj.RealRoot
+	labels[runtime.LabelVersion] = version
+	network := runtime.NetworkSpec{Name: "hpr-" + sess.proj.Name + "-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36), Labels: labels}
+	return runtime.StartCompanions(ctx, sess.engine, runtime.CompanionOptions{Network: network, Companions: cs, Output: s.err})
+}
+
 // runStale runs the container; when it was planned from what hpr
 // remembered and that turned out stale (nothing ran), it resolves the
 // project again from the engine's answers and runs that. The run ends when
 // the container does: the signals, not the command's context, stop it.
-func runStale(ctx context.Context, sess *session, req project.Request, opts runtime.RunOptions) (int, error) {
+func runStale(ctx context.Context, sess *session, req project.Request, opts runtime.RunOptions, comps *runtime.Companions) (int, error) {
 	code, err := runtime.Run(context.WithoutCancel(ctx), sess.engine, opts)
 	if !errors.Is(err, runtime.ErrStale) {
 		return code, err
@@ -167,13 +223,13 @@ func runStale(ctx context.Context, sess *session, req project.Request, opts runt
 		return 0, err
 	}
 	res.Spec.TTY, res.Spec.OpenStdin = opts.Spec.TTY, opts.Spec.OpenStdin
-	opts.Spec, opts.Verify = res.Spec, nil
+	opts.Spec, opts.Verify = comps.Join(res.Spec), nil
 	return runtime.Run(context.WithoutCancel(ctx), sess.engine, opts)
 }
 
 // runRequest is what hpr run's flags and arguments add to the project.
 func runRequest(sess *session, o runOptions, args []string) (project.Request, error) {
-	req := project.Request{Policy: buildPolicy(o.build, o.noBuild), Memo: project.MemoRecord, Cwd: sess.cwd, Labels: processLabels()}
+	req := project.Request{Policy: buildPolicy(o.build, o.noBuild), Memo: project.MemoRecord, Cwd: sess.cwd, Labels: processLabels(), Companions: true}
 	if len(args) > 0 {
 		req.Cmd = args
 	}

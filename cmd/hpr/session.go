@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/project"
 	"github.com/hostpersist/hpr/runtime"
 	"github.com/hostpersist/hpr/runtime/cache"
 	"github.com/hostpersist/hpr/runtime/detect"
+	"github.com/hostpersist/hpr/runtime/sshconn"
+	"github.com/spf13/pflag"
 )
 
 // session is what every command that runs the project's container starts
@@ -30,7 +33,40 @@ type sessionOptions struct {
 	engine  string // --engine
 	image   string // --image: ad hoc, or replaces the project's image
 	require project.Requirement
+	// remoteRoot is --remote-root: the project's directory on a remote
+	// engine's host ("" for hpr.toml's).
+	remoteRoot string
+	// onHost says that the command needs the project's files where the
+	// engine runs (it mounts them, or builds for their owner).
+	onHost  bool
+	compose composeFlags
 }
+
+// composeFlags choose the service of a compose project and what of it the
+// user allows: --service and --allow, on every command that opens the
+// project.
+type composeFlags struct {
+	service string
+	allow   []string
+}
+
+// add defines the flags on f.
+func (c *composeFlags) add(f *pflag.FlagSet) {
+	f.StringVar(&c.service, "service", "", "the compose service to run (default: the one that bind-mounts the project directory)")
+	f.StringArrayVar(&c.allow, "allow", nil, "let the compose file have KEY: privileged, devices, network_mode, pid, ipc, or bind:HOST-PATH; repeatable")
+}
+
+// open opens the project of cwd with these flags.
+func (c composeFlags) open(cwd string, o project.OpenOptions) (*project.Project, error) {
+	o.Service, o.Allow = c.service, c.allow
+	return project.Open(cwd, o)
+}
+
+// engineHelp is the help of a command's --engine flag.
+const engineHelp = "the engine: a kind (docker, podman), an endpoint URI (unix://, tcp://, ssh://), or a Docker context or Podman connection name; default: detect"
+
+// remoteRootHelp is the help of the --remote-root flag.
+const remoteRootHelp = "the project's directory on a remote (ssh://) engine's host, kept in sync by you: hpr copies no files (default: [engine] remote_root)"
 
 // exitCodeFor maps an error to hpr's exit code: 125 for everything hpr or
 // the engine failed at (docker run's convention).
@@ -47,7 +83,7 @@ func openSession(ctx context.Context, o sessionOptions) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("finding the working directory: %w", err)
 	}
-	p, err := project.Open(cwd, project.OpenOptions{Image: o.image, Require: o.require})
+	p, err := o.compose.open(cwd, project.OpenOptions{Image: o.image, Require: o.require})
 	if err != nil {
 		return nil, err
 	}
@@ -66,11 +102,35 @@ func openSession(ctx context.Context, o sessionOptions) (*session, error) {
 		return nil, err
 	}
 	runtime.Trace(ctx, "detect engine + info")
-	if !e.About.Local {
+	sess := &session{proj: p, cwd: cwd, engine: e, resolver: newResolver(e, host)}
+	if e.About.Local && o.remoteRoot != "" {
+		// The user meant a remote engine: running on this one would use
+		// the local directory instead.
 		e.Close()
-		return nil, fmt.Errorf("%s is not a local engine: hpr bind-mounts the project directory, which a remote engine cannot see", e.About.Endpoint)
+		return nil, fmt.Errorf("--remote-root names the project's directory on a remote engine's host, but %s (%s) is on this machine: choose the remote engine (--engine ssh://…), or drop --remote-root", e.About.Endpoint, e.Source)
 	}
-	return &session{proj: p, cwd: cwd, engine: e, resolver: newResolver(e, host)}, nil
+	if !e.About.Local && o.onHost {
+		var h project.EngineHost // none for a tcp:// engine
+		if t, ok := engineHost(e); ok {
+			h = t
+		}
+		if err := sess.resolver.RemoteProject(ctx, h, p, o.remoteRoot); err != nil {
+			e.Close()
+			return nil, err
+		}
+		runtime.Trace(ctx, "remote root's owner")
+	}
+	return sess, nil
+}
+
+// engineHost is the host of an ssh:// engine, reached over the engine's
+// own ssh connection; false for any other engine.
+func engineHost(e *detect.Engine) (sshconn.Target, bool) {
+	if !strings.HasPrefix(e.About.Endpoint, "ssh://") {
+		return sshconn.Target{}, false
+	}
+	t, err := sshconn.Parse(e.About.Endpoint, e.SSH)
+	return t, err == nil
 }
 
 // newResolver is the resolver of projects on engine e for host user h.

@@ -114,7 +114,7 @@ func TestConformanceChecksTheRunSpec(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
 		e, rec := openRecorded(t, te)
 		p := specProject(t, "spec-"+string(te.Mode))
-		t.Cleanup(func() { _ = e.RemoveVolume(context.Background(), p.VolumeName("data")) })
+		t.Cleanup(func() { removeVolume(t, e, p, p.VolumeName("data")) })
 		sess := &session{proj: p, cwd: p.Root, engine: e, resolver: newResolver(e, host)}
 		var out, errb testenv.Buffer
 		err := runInSession(context.Background(), &streams{out: &out, err: &errb}, sess, runOptions{}, []string{"true"})
@@ -176,11 +176,10 @@ func engineCLI(t *testing.T, kind idmap.Kind, endpoint string, args ...string) s
 }
 
 // TestRunReclaimsVolumeRoot: on every engine, a project volume whose root
-// was handed to another owner with the engine's own CLI (root, or on
-// rootless Docker, whose root is you, another uid) is writable by the
-// mapped user on the next hpr run, and what the container writes there is
-// yours as seen from the host. The volume is one the CLI creates over a
-// host directory (local driver, bind), so that the host can stat it.
+// was handed to another owner with the engine's own CLI (root, or where
+// container root is you, another uid) is writable by the mapped user on the
+// next hpr run, and what the container writes there is yours as seen from
+// the host.
 func TestRunReclaimsVolumeRoot(t *testing.T) {
 	testenv.NonRoot(t)
 	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
@@ -188,33 +187,83 @@ func TestRunReclaimsVolumeRoot(t *testing.T) {
 		kind := e.About.Facts.Kind
 		p := specProject(t, "reclaim-"+string(te.Mode))
 		vol := p.VolumeName("data")
-		hostDir := filepath.Join(t.TempDir(), "data")
-		if err := os.Mkdir(hostDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		engineCLI(t, kind, te.Endpoint, "volume", "create", "--driver", "local",
-			"--opt", "type=none", "--opt", "o=bind", "--opt", "device="+hostDir, vol)
-		t.Cleanup(func() { _ = e.RemoveVolume(context.Background(), vol) })
-		owner, userns := "0:0", []string{}
-		switch te.Mode {
-		case idmap.DockerRootless, idmap.PodmanRootless:
-			owner = "1234:1234" // container root is you there
-		case idmap.DockerUsernsRemap:
-			userns = []string{"--userns=host"} // the remapped root cannot chown your directory
-		}
-		args := append(append([]string{"run", "--rm"}, userns...), "-v", vol+":/data", "debian:bookworm-slim", "chown", owner, "/data")
-		engineCLI(t, kind, te.Endpoint, args...)
-		if uid, _ := ownerOfPath(t, hostDir); uid == os.Getuid() {
-			t.Fatalf("the volume root is still yours after chown %s: the test proves nothing", owner)
+		t.Cleanup(func() { removeVolume(t, e, p, vol) })
+		owner := reclaimVolume(t, te, kind, vol)
+		if uid, _ := owner("."); uid == os.Getuid() {
+			t.Fatalf("the volume root is still yours after the chown: the test proves nothing")
 		}
 		code, _, errOut := hprIn(t, p.Root, "run", "--engine", te.Endpoint, "--", "sh", "-c", "echo hello > /data/made-by-run")
 		if code != 0 {
 			t.Fatalf("hpr run writing into the volume: exit %d: %s", code, errOut)
 		}
-		if uid, gid := ownerOfPath(t, filepath.Join(hostDir, "made-by-run")); uid != os.Getuid() || gid != os.Getgid() {
+		if uid, gid := owner("made-by-run"); uid != os.Getuid() || gid != os.Getgid() {
 			t.Errorf("the file the container wrote into the volume is %d:%d on the host, want %d:%d", uid, gid, os.Getuid(), os.Getgid())
 		}
 	})
+}
+
+// reclaimVolume creates volume vol with the engine's CLI, hands its root to
+// another owner through a container, and returns how to see the host owner
+// of a path in the volume:
+//   - Docker: the volume binds a host directory (local driver), so the host
+//     stats it;
+//   - rootless Podman: the host stats the volume's mount point, in the
+//     user's own storage (a volume with driver options Podman mounts only
+//     when its container starts, after hpr hands its root over, so there
+//     the volume is a plain one);
+//   - rootful Podman: the storage is root's alone, so a container with the
+//     identity mapping (rootful, no user namespace: a container uid is the
+//     host uid) stats it.
+func reclaimVolume(t *testing.T, te testenv.Engine, kind idmap.Kind, vol string) func(rel string) (int, int) {
+	t.Helper()
+	var hostDir string
+	create := []string{"volume", "create"}
+	if kind == idmap.KindDocker {
+		hostDir = filepath.Join(t.TempDir(), "data")
+		if err := os.Mkdir(hostDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		create = append(create, "--driver", "local", "--opt", "type=none", "--opt", "o=bind", "--opt", "device="+hostDir)
+	}
+	engineCLI(t, kind, te.Endpoint, append(create, vol)...)
+	chown := []string{"run", "--rm"}
+	owner := "0:0"
+	switch te.Mode {
+	case idmap.DockerRootless, idmap.PodmanRootless:
+		owner = "1234:1234" // container root is you there
+	case idmap.DockerUsernsRemap:
+		chown = append(chown, "--userns=host") // the remapped root cannot chown your directory
+	}
+	engineCLI(t, kind, te.Endpoint, append(chown, "-v", vol+":/data", "debian:bookworm-slim", "chown", owner, "/data")...)
+	switch {
+	case hostDir != "":
+	case te.Mode == idmap.PodmanRootless:
+		hostDir = engineCLI(t, kind, te.Endpoint, "volume", "inspect", "--format", "{{.Mountpoint}}", vol)
+	default:
+		return func(rel string) (int, int) {
+			out := engineCLI(t, kind, te.Endpoint, "run", "--rm", "--user", "0:0", "-v", vol+":/data", "debian:bookworm-slim", "stat", "-c", "%u %g", filepath.Join("/data", rel))
+			var uid, gid int
+			if _, err := fmt.Sscan(out, &uid, &gid); err != nil {
+				t.Fatalf("stat in the volume: %q: %v", out, err)
+			}
+			return uid, gid
+		}
+	}
+	return func(rel string) (int, int) { return ownerOfPath(t, filepath.Join(hostDir, rel)) }
+}
+
+// removeVolume removes a project's volume once the engine is done removing
+// the project's containers, which refer to it (Podman removes them by
+// itself, a moment after hpr returns).
+func removeVolume(t *testing.T, e runtime.Engine, p *project.Project, vol string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if left, err := runtime.Settle(ctx, e, map[string]string{runtime.LabelProject: p.RealRoot}, 10*time.Second); err != nil || len(left) > 0 {
+		t.Errorf("the project's containers are not gone: %v, %v", left, err)
+	}
+	if err := e.RemoveVolume(ctx, vol); err != nil {
+		t.Errorf("removing volume %s: %v", vol, err)
+	}
 }
 
 // hprIn runs the binary under test in dir.

@@ -68,7 +68,7 @@ func main() {
 	flag.StringVar(&c.compose, "compose", "docker-compose", "docker-compose (v1, Debian's package)")
 	flag.StringVar(&c.nmFile, "nm", "", "output of `go tool nm -size` for an unstripped hpr (package sizes)")
 	flag.StringVar(&c.backendSize, "backend-sizes", "", "sizes of stripped programs linking only one backend: podman=BYTES docker=BYTES")
-	flag.StringVar(&measures, "measures", "1,2,3,4,5,6", "measures to run")
+	flag.StringVar(&measures, "measures", "1,2,3,4,5,6,7,8", "measures to run")
 	flag.StringVar(&c.image, "image", "debian:bookworm-slim", "base image present on every engine")
 	flag.StringVar(&c.repoVersion, "repo-version", "", "git describe of the tree measured")
 	flag.DurationVar(&budget, "time-budget", 18*time.Minute, "soft limit on the whole run: slow measures shrink near it")
@@ -115,6 +115,8 @@ func main() {
 		{"4", b.measureConformance},
 		{"5", b.measureStartup},
 		{"6", b.measureKeepID},
+		{"7", b.measureSSH},
+		{"8", b.measureComposeProject},
 	}
 	for _, s := range steps {
 		if !c.measures[s.id] {

@@ -50,6 +50,8 @@ type report struct {
 	m4      m4Res
 	m5      m5Res
 	m6      m6Res
+	m7      []m7Row
+	m8      m8Res
 }
 
 func machineInfo(ctx context.Context, c *config) machine {
@@ -146,6 +148,15 @@ func oneLine(s string, n int) string {
 	return s
 }
 
+// runBudget is the budget of `hpr run` / the engine's CLI on mode's
+// engine, and how the report writes it.
+func runBudget(mode string) (float64, string) {
+	if strings.HasPrefix(mode, "podman") {
+		return budgetPodmanRatio, "≤ 0.80×"
+	}
+	return budgetDockerRatio, "≤ 1.00×"
+}
+
 type budgetLine struct {
 	what, budget, figure, status string
 }
@@ -219,10 +230,7 @@ func (r *report) markdown() string {
 				budgets = append(budgets, budgetLine{"hpr run / CLI, " + row.Mode, "", "not measured", "not measured: " + oneLine(row.Err, 80)})
 				continue
 			}
-			lim, limS := budgetDockerRatio, "≤ 1.00×"
-			if strings.HasPrefix(row.Mode, "podman") {
-				lim, limS = budgetPodmanRatio, "≤ 0.80×"
-			}
+			lim, limS := runBudget(row.Mode)
 			rawRatio, _ := pairRatio(r.raw["1/"+row.Mode+"/raw"], r.raw["1/"+row.Mode+"/cli"])
 			okR := row.RatioN > 0 && row.Ratio <= lim
 			judged := row.overheadJudged()
@@ -502,6 +510,8 @@ func (r *report) markdown() string {
 		}
 
 	}
+	r.sshSection(q, &budgets)
+	r.composeSection(q, &budgets)
 	// ---- summary
 	p("## Budgets\n\n")
 	p("| budget | limit | figure | status |\n|---|---|---|---|\n")
@@ -552,10 +562,20 @@ var runSteps = map[string]bool{"create": true, "attach": true, "start": true, "e
 // traceColumns is the union of the trace steps, in the order hpr printed
 // them.
 func traceColumns(rows []m1Row) []string {
+	var orders [][]string
+	for _, row := range rows {
+		orders = append(orders, row.TraceOrder)
+	}
+	return unionOrder(orders)
+}
+
+// unionOrder is the union of steps in the orders given, each first where
+// it first appears.
+func unionOrder(orders [][]string) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, row := range rows {
-		for _, st := range row.TraceOrder {
+	for _, order := range orders {
+		for _, st := range order {
 			if !seen[st] {
 				seen[st] = true
 				out = append(out, st)

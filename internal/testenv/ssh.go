@@ -3,6 +3,7 @@ package testenv
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -67,4 +68,32 @@ func readExports(path string) map[string]string {
 		}
 	}
 	return vars
+}
+
+// Silent listens on a loopback port that accepts connections and never
+// says a word (an ssh host that hangs after the TCP handshake) until the
+// test ends, and returns its address.
+func Silent(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	return l.Addr().String()
 }

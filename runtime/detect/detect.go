@@ -23,6 +23,7 @@ import (
 	"github.com/hostpersist/hpr/runtime"
 	"github.com/hostpersist/hpr/runtime/docker"
 	"github.com/hostpersist/hpr/runtime/podman"
+	"github.com/hostpersist/hpr/runtime/sshconn"
 )
 
 // InfoTimeout bounds the first request to an engine that answered the ping.
@@ -34,6 +35,9 @@ type Engine struct {
 	About  runtime.Info // what the engine said about itself when opened
 	Source string       // see Candidate.Source
 	File   string       // see Candidate.File
+	// SSH are the ssh options of an ssh:// engine's connection (see
+	// Candidate.SSH): reaching its host for anything else takes them too.
+	SSH sshconn.Options
 	// stop ends what detection started for this engine (a private podman
 	// service); nil otherwise.
 	stop func()
@@ -82,9 +86,9 @@ func open(ctx context.Context, c Candidate, kind idmap.Kind) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	who := listener(uri)
+	who := listener(ctx, c)
 	if info, ok := loadInfo(uri, who); ok {
-		return &Engine{Engine: e, About: info, Source: c.Source, File: c.File, listener: who}, nil
+		return &Engine{Engine: e, About: info, Source: c.Source, File: c.File, SSH: c.SSH, listener: who}, nil
 	}
 	// An endpoint that accepts but never answers must not hang hpr.
 	ictx, cancel := context.WithTimeout(ctx, InfoTimeout)
@@ -98,7 +102,7 @@ func open(ctx context.Context, c Candidate, kind idmap.Kind) (*Engine, error) {
 		return nil, err
 	}
 	storeInfo(uri, who, info)
-	return &Engine{Engine: e, About: info, Source: c.Source, File: c.File, listener: who}, nil
+	return &Engine{Engine: e, About: info, Source: c.Source, File: c.File, SSH: c.SSH, listener: who}, nil
 }
 
 // probe pings every candidate in parallel and returns the kinds that

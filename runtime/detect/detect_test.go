@@ -3,12 +3,12 @@ package detect
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/internal/testenv"
 	"github.com/hostpersist/hpr/runtime"
 )
 
@@ -59,21 +59,7 @@ func TestOpenUnknownKind(t *testing.T) {
 // for Podman's tunnel alike.
 func TestPickSSHUnreachable(t *testing.T) {
 	dir := home(t)
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	go func() {
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	mute := "ssh://nobody@" + silent.Addr().String()
+	mute := "ssh://nobody@" + testenv.Silent(t)
 	for _, tc := range []struct{ engine, host string }{
 		{"ssh://nobody@127.0.0.1:1", "127.0.0.1"},
 		{"ssh://nobody@192.0.2.1", "192.0.2.1"},

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/hostpersist/hpr/runtime"
 	"github.com/hostpersist/hpr/runtime/cache"
+	"github.com/hostpersist/hpr/runtime/sshconn"
 )
 
 // Engine Info is remembered between runs, because asking can cost more than
@@ -21,15 +23,31 @@ import (
 // /proc/PID/stat), so a restarted daemon — which may have been reconfigured
 // (userns-remap on or off) — is asked again. When the listener cannot be
 // identified (a socket systemd holds for activation, another pid namespace,
-// a TCP endpoint) nothing is cached.
+// a TCP endpoint) nothing is cached. An ssh:// engine's socket is on
+// another machine: there the socket file and the engine's programs stand
+// for the listener (remoteListener).
 
 type cachedInfo struct {
 	Listener string       `json:"listener"`
 	Info     runtime.Info `json:"info"`
 }
 
-// listener identifies the process listening on a unix endpoint, or "".
-func listener(uri string) string {
+// listener identifies the process listening on a unix endpoint, or "";
+// for an ssh:// endpoint that names a socket, the socket and the engine's
+// programs on the remote host (sshconn.Target.SocketStamp): no process
+// there can be asked for its peer, and libpod's info over ssh is what
+// caching saves most.
+func listener(ctx context.Context, cand Candidate) string {
+	u, err := url.Parse(cand.URI)
+	if err == nil && u.Scheme == "ssh" {
+		return remoteListener(ctx, cand)
+	}
+	return unixListener(cand.URI)
+}
+
+// unixListener identifies the process listening on a unix endpoint: its
+// pid, name and start time; "" when it cannot be told.
+func unixListener(uri string) string {
 	pid := ListenerPID(uri)
 	if pid <= 1 {
 		return ""
@@ -79,6 +97,22 @@ func ListenerPID(uri string) int {
 		return 0
 	}
 	return int(cred.Pid)
+}
+
+// remoteListener is listener for an ssh:// endpoint: "ssh " and the
+// socket's stamp, or "".
+func remoteListener(ctx context.Context, c Candidate) string {
+	t, err := sshconn.Parse(c.URI, c.SSH)
+	if err != nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, runtime.SSHPingTimeout)
+	defer cancel()
+	stamp, err := t.SocketStamp(ctx)
+	if err != nil || stamp == "" {
+		return ""
+	}
+	return "ssh " + stamp
 }
 
 // loadInfo returns the remembered Info of uri if its listener is unchanged.

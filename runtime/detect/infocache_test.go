@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -31,7 +32,7 @@ func TestInfoCache(t *testing.T) {
 		}
 	}()
 	uri := "unix://" + sock
-	who := listener(uri)
+	who := listener(context.Background(), Candidate{URI: uri})
 	if !strings.HasPrefix(who, fmt.Sprintf("%d/", os.Getpid())) {
 		t.Fatalf("listener(%s) = %q, want this process (pid %d)", uri, who, os.Getpid())
 	}
@@ -49,7 +50,7 @@ func TestInfoCache(t *testing.T) {
 		t.Error("cache hit for a different listener")
 	}
 	// Nothing is cached for an unidentified listener or a TCP endpoint.
-	if listener("tcp://127.0.0.1:1") != "" {
+	if listener(context.Background(), Candidate{URI: "tcp://127.0.0.1:1"}) != "" {
 		t.Error("a TCP endpoint has a listener identity")
 	}
 	if _, ok := loadInfo(uri, ""); ok {

@@ -3,6 +3,7 @@ package detect
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/hostpersist/hpr/runtime"
 )
@@ -60,10 +61,10 @@ func (e *Engine) Exited(ctx context.Context, id string) (runtime.ExitState, erro
 // its endpoint when it was opened no longer does; nil when it still does,
 // or when that cannot be told (an ssh or tcp endpoint).
 func (e *Engine) stopped(when string) error {
-	if e.listener == "" {
+	if e.listener == "" || strings.HasPrefix(e.listener, "ssh ") {
 		return nil
 	}
-	now := listener(e.About.Endpoint)
+	now := unixListener(e.About.Endpoint)
 	if now == e.listener {
 		return nil
 	}

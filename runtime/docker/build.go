@@ -68,6 +68,7 @@ func (e *Engine) Build(ctx context.Context, opts runtime.BuildOptions) error {
 		Dockerfile:  dfPath,
 		BuildArgs:   args,
 		Labels:      opts.Labels,
+		Target:      opts.Target,
 		Remove:      true,
 		ForceRemove: true, // no intermediate containers left behind, not even after a failure
 		PullParent:  false,

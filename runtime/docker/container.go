@@ -10,7 +10,6 @@ import (
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/docker/go-connections/nat"
@@ -88,6 +87,9 @@ func containerConfig(spec runtime.ContainerSpec) (*container.Config, *container.
 	}
 	if spec.SELinux == runtime.SELinuxDisable {
 		hc.SecurityOpt = append(hc.SecurityOpt, "label=disable")
+	}
+	if err := hostExtras(spec, hc); err != nil {
+		return nil, nil, err
 	}
 	for _, m := range spec.Mounts {
 		bind, err := relabelledBind(spec, m)
@@ -347,15 +349,7 @@ func (e *Engine) BuildContainers(ctx context.Context) ([]runtime.BuildContainer,
 
 // with an empty value matches on the key alone.
 func (e *Engine) List(ctx context.Context, labels map[string]string) ([]runtime.Container, error) {
-	f := filters.NewArgs()
-	for k, v := range labels {
-		if v == "" {
-			f.Add("label", k)
-		} else {
-			f.Add("label", k+"="+v)
-		}
-	}
-	cs, err := e.c.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	cs, err := e.c.ContainerList(ctx, container.ListOptions{All: true, Filters: labelFilters(labels)})
 	if err != nil {
 		return nil, fmt.Errorf("listing containers: %w", e.translate(err))
 	}

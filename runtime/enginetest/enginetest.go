@@ -88,15 +88,23 @@ func Run(t *testing.T, env Env) {
 		{"Build", checkBuild},
 		{"Volumes", checkVolumes},
 		{"VolumeRootHandedOver", checkVolumeRootHandedOver},
+		{"VolumeInUse", checkVolumeInUse},
+		{"Network", networkContract},
 		{"UnreachableEndpoint", checkUnreachable},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.check(t, f) })
 	}
 }
 
+// setupTimeout bounds opening the engine and planning the base image's run.
+const setupTimeout = 60 * time.Second
+
 func setup(t *testing.T, env Env) *fixture {
 	t.Helper()
-	ctx := context.Background()
+	// An engine that accepts connections but no longer answers fails the
+	// run here, named, instead of holding it up.
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
 	e, err := env.Open(ctx, env.Endpoint)
 	if err != nil {
 		t.Fatalf("opening %s: %v", env.Endpoint, err)

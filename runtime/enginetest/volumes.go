@@ -104,6 +104,32 @@ func checkVolumeRootHandedOver(t *testing.T, f *fixture) {
 	}
 }
 
+// checkVolumeInUse: a volume a container refers to is not removed (and the
+// container is not removed with it): RemoveVolume says ErrConflict, and
+// removes it once the container is gone.
+func checkVolumeInUse(t *testing.T, f *fixture) {
+	ctx := context.Background()
+	name := unique("hpr-enginetest-inuse")
+	if _, err := f.e.EnsureVolume(ctx, runtime.VolumeSpec{Name: name, Labels: map[string]string{runtime.LabelProject: f.dir}}); err != nil {
+		t.Fatal(err)
+	}
+	s := f.spec(t, "true")
+	s.Volumes = []runtime.VolumeMount{{Name: name, Target: "/v"}}
+	id, err := f.e.Create(ctx, s)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	if err := f.e.RemoveVolume(ctx, name); !errors.Is(err, runtime.ErrConflict) {
+		t.Errorf("RemoveVolume of a volume a container refers to = %v, want ErrConflict", err)
+	}
+	if err := f.e.Remove(ctx, id); err != nil {
+		t.Errorf("Remove: %v (the container must outlive the refused volume removal)", err)
+	}
+	if err := f.e.RemoveVolume(ctx, name); err != nil {
+		t.Errorf("RemoveVolume once the container is gone = %v", err)
+	}
+}
+
 // assertVolumeOwner asserts files in a volume are the test user's.
 //
 // On rootless engines the volume lives in the user's own storage, and the

@@ -55,6 +55,7 @@ func (e *Engine) Build(ctx context.Context, opts runtime.BuildOptions) error {
 		Output:                 opts.Tag,
 		Args:                   opts.Args,
 		Labels:                 labels,
+		Target:                 opts.Target,
 		PullPolicy:             buildahDefine.PullNever,
 		Layers:                 true,
 		RemoveIntermediateCtrs: true,

@@ -126,6 +126,7 @@ func specGenerator(cs runtime.ContainerSpec) (*specgen.SpecGenerator, error) {
 	s.Privileged = &privileged
 	s.CapAdd = slices.Clone(cs.CapAdd)
 	s.CapDrop = slices.Clone(cs.CapDrop)
+	specExtras(cs, s)
 	// No Init: catatonit is not installed everywhere Podman is.
 	return s, nil
 }

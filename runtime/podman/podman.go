@@ -339,7 +339,8 @@ func classifyText(s string) error {
 		strings.Contains(l, "image not known"), strings.Contains(l, "volume not known"):
 		return runtime.ErrNotFound
 	case strings.HasPrefix(l, "409 "),
-		strings.Contains(l, "name is already in use"), strings.Contains(l, "is already in use by"):
+		strings.Contains(l, "name is already in use"), strings.Contains(l, "is already in use by"),
+		strings.Contains(l, "volume is being used"):
 		return runtime.ErrConflict
 	}
 	return nil

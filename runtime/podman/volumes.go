@@ -39,12 +39,16 @@ func (e *Engine) EnsureVolume(ctx context.Context, vs runtime.VolumeSpec) (bool,
 	}
 }
 
-// RemoveVolume removes a named volume (force: even if a stopped container
-// still refers to it).
+// RemoveVolume removes a named volume; ErrConflict while a container, even
+// a stopped one, refers to it.
 func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
 	c, cancel := e.call(ctx)
 	defer cancel()
-	force := true
+	// Not forced: a forced removal removes the containers that use the
+	// volume, and Podman 4.3 deadlocks it against the cleanup process of
+	// such a container removing itself (each holds the lock the other
+	// waits for), which wedges the whole service. In use is ErrConflict.
+	force := false
 	if err := volumes.Remove(c, name, &volumes.RemoveOptions{Force: &force}); err != nil {
 		return fmt.Errorf("removing volume %s: %w", name, e.translate(ctx, err))
 	}

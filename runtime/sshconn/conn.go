@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,6 +21,9 @@ import (
 type Error struct {
 	Dest  string
 	Cause string
+	// code is the exit status of the ssh that failed (255: ssh itself;
+	// others: the remote command's), or -1.
+	code int
 }
 
 func (e *Error) Error() string { return "ssh " + e.Dest + ": " + e.Cause }
@@ -71,7 +75,12 @@ func (p *proc) failure() error {
 	if !p.done() || p.err == nil {
 		return nil
 	}
-	return &Error{Dest: p.dest, Cause: cause(p.stderr.String(), p.err)}
+	code := -1
+	var ee *exec.ExitError
+	if errors.As(p.err, &ee) {
+		code = ee.ExitCode()
+	}
+	return &Error{Dest: p.dest, Cause: cause(p.stderr.String(), code, p.err), code: code}
 }
 
 // stopGrace is how long stop waits for ssh to end on SIGTERM before it
@@ -197,13 +206,8 @@ func (a addr) String() string  { return string(a) }
 
 // cause says why an ssh process ended: the last line it (or the remote
 // command) wrote on stderr, without ssh's "ssh: " prefix.
-func cause(stderr string, err error) string {
+func cause(stderr string, code int, err error) string {
 	line := lastLine(stderr)
-	code := -1
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	}
 	switch {
 	case code == 127:
 		return line + " (the remote command must be in the PATH of a non-interactive ssh session there)"
@@ -247,8 +251,27 @@ func (t *tail) String() string {
 // the words with spaces for the remote user's shell: quote what must stay
 // one word.
 func (t Target) Output(ctx context.Context, remote ...string) (string, error) {
+	return t.Input(ctx, nil, remote...)
+}
+
+// Script runs a POSIX shell script on the remote host (sh reading it from
+// its standard input, whatever the user's login shell is) and returns what
+// it printed, as Output does. Quote the values it holds with Quote.
+func (t Target) Script(ctx context.Context, script string) (string, error) {
+	return t.Input(ctx, strings.NewReader(script), "sh", "-s")
+}
+
+// Input is Output with the command's standard input read from in (nil:
+// none).
+func (t Target) Input(ctx context.Context, in io.Reader, remote ...string) (string, error) {
+	return t.complete(ctx, t.args(nil, remote...), in)
+}
+
+// complete runs ssh with args to its end within ctx, with stdin read from
+// in, and returns what it printed.
+func (t Target) complete(ctx context.Context, args []string, in io.Reader) (string, error) {
 	var out bytes.Buffer
-	p, err := run(t.Dest(), t.args(nil, remote...), func(cmd *exec.Cmd) { cmd.Stdout = &out })
+	p, err := run(t.Dest(), args, func(cmd *exec.Cmd) { cmd.Stdin, cmd.Stdout = in, &out })
 	if err != nil {
 		return "", err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,7 +66,10 @@ func TestParseRefuses(t *testing.T) {
 }
 
 func TestArgs(t *testing.T) {
-	base := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=2", "-T"}
+	run := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", run)
+	base := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=2", "-T",
+		"-o", "ControlMaster=auto", "-o", "ControlPath=" + run + "/hpr/ssh/%C", "-o", "ControlPersist=60"}
 	for _, tc := range []struct {
 		name string
 		t    Target
@@ -115,7 +119,12 @@ func TestCause(t *testing.T) {
 		{"", exit(255), "ssh failed (exit status 255) and said nothing"},
 		{"", exit(1), "the remote command exited with status 1 and said nothing"},
 	} {
-		if got := cause(tc.stderr, tc.err); got != tc.want {
+		code := -1
+		var ee *exec.ExitError
+		if errors.As(tc.err, &ee) {
+			code = ee.ExitCode()
+		}
+		if got := cause(tc.stderr, code, tc.err); got != tc.want {
 			t.Errorf("cause(%q) = %q, want %q", tc.stderr, got, tc.want)
 		}
 	}
@@ -185,6 +194,9 @@ func TestMain(m *testing.M) {
 // echoes every connection, as if the remote socket were an echo server.
 func fakeTunnel() {
 	args := os.Args
+	if slices.Contains(args, "-O") { // a command to the master: cancel
+		os.Exit(0)
+	}
 	for i, a := range args {
 		if a == "-L" && i+1 < len(args) {
 			local, _, _ := strings.Cut(args[i+1], ":")
@@ -300,4 +312,99 @@ func TestOutput(t *testing.T) {
 			t.Error("no error from a cancelled context")
 		}
 	})
+}
+
+// The control directory is the user's own, writable by no one else, or
+// there is none (every ssh logs in anew): a socket there carries the
+// connection's traffic.
+func TestControlDir(t *testing.T) {
+	run := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", run)
+	if got, want := controlDir(), filepath.Join(run, "hpr", "ssh"); got != want {
+		t.Errorf("controlDir() = %q, want %q", got, want)
+	}
+	if err := os.Chmod(filepath.Join(run, "hpr"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if got := controlDir(); got != "" {
+		t.Errorf("controlDir() = %q with a world-writable parent, want none", got)
+	}
+	t.Setenv("XDG_RUNTIME_DIR", "/tmp/"+strings.Repeat("x", maxControlDir))
+	if got := controlDir(); got != "" {
+		t.Errorf("controlDir() = %q for a path too long for a socket, want none", got)
+	}
+	if muxArgs() != nil {
+		t.Errorf("muxArgs() = %q without a control directory, want none", muxArgs())
+	}
+}
+
+// Owner's answer is read into the owner's identity and the login uid.
+func TestParseOwner(t *testing.T) {
+	h, login, err := parseOwner("owner 2000 2000 hprtest\nlogin 2000\nsubuid 100000 65536\nsubgid 100000 65536\n")
+	want := idmap.Host{UID: 2000, GID: 2000, Name: "hprtest", SubUIDs: []idmap.IDRange{{HostID: 100000, Count: 65536}}, SubGIDs: []idmap.IDRange{{HostID: 100000, Count: 65536}}}
+	if err != nil || login != 2000 {
+		t.Fatalf("parseOwner: login %d, %v", login, err)
+	}
+	if diff := cmp.Diff(want, h); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+	if h, _, err := parseOwner("owner 0 0 UNKNOWN\nlogin 1000\n"); err != nil || h.Name != "" {
+		t.Errorf("an owner without a name: %+v, %v", h, err)
+	}
+	if _, _, err := parseOwner("login 1000\n"); err == nil {
+		t.Error("no owner in the answer, no error")
+	}
+}
+
+// localSSH makes "ssh" run the remote command here, as the login shell
+// would: the words after the destination, joined.
+func localSSH(t *testing.T) {
+	fakeSSH(t, `while [ "$1" != -- ]; do shift; done; shift 2; exec sh -c "$*"`)
+}
+
+// A script reaches the remote sh on its stdin, whatever it holds.
+func TestScript(t *testing.T) {
+	localSSH(t)
+	value := "it's \"quoted\" $HOME `x` \\ ünï"
+	out, err := Target{Host: "h"}.Script(context.Background(), "printf '%s' "+Quote(value))
+	if err != nil || out != value {
+		t.Errorf("Script = %q, %v; want %q", out, err, value)
+	}
+}
+
+// The scripts of the engine's host, run here: the owner of a directory,
+// files published for containers (0644, kept when there), files read.
+func TestHostScripts(t *testing.T) {
+	localSSH(t)
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CACHE_HOME", "")
+	ctx, target := context.Background(), Target{Host: "h"}
+	dir := filepath.Join(t.TempDir(), "a dir 'quoted'")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h, login, err := target.Owner(ctx, dir)
+	if err != nil || h.UID != os.Getuid() || h.GID != os.Getgid() || login != os.Getuid() {
+		t.Errorf("Owner = %+v, login %d, %v; want uid %d gid %d", h, login, err, os.Getuid(), os.Getgid())
+	}
+	if _, _, err := target.Owner(ctx, filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "no such directory") {
+		t.Errorf("Owner of a missing directory: %v", err)
+	}
+	files := map[string][]byte{"passwd-1": []byte("root:x:0:0:it's:/root:/bin/sh\n"), "group-2": []byte("root:x:0:\n")}
+	paths, err := target.Publish(ctx, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		p := paths[name]
+		if want := filepath.Join(home, ".cache", "hpr", "identity", name); p != want {
+			t.Errorf("%s published at %q, want %q", name, p, want)
+		}
+		got, err := target.ReadFile(ctx, p)
+		fi, serr := os.Stat(p)
+		if err != nil || serr != nil || string(got) != string(content) || fi.Mode().Perm() != 0o644 {
+			t.Errorf("%s: %q (%v), stat %v %v; want %q, 0644", p, got, err, fi, serr, content)
+		}
+	}
 }

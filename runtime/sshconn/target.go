@@ -99,14 +99,21 @@ func (t Target) Dest() string {
 	return d
 }
 
-// args returns ssh's arguments: the fixed options, then extra (ssh options
-// such as -W), then the destination and the remote command, if any.
+// args returns ssh's arguments: the fixed options, those that share the
+// master connection, then extra (ssh options such as -L), then the
+// destination and the remote command, if any.
 func (t Target) args(extra []string, remote ...string) []string {
+	return t.argv(muxArgs(), extra, remote...)
+}
+
+// argv is args with the given multiplexing options (muxArgs).
+func (t Target) argv(mux, extra []string, remote ...string) []string {
 	a := []string{
 		"-o", "BatchMode=yes",
 		"-o", fmt.Sprintf("ConnectTimeout=%d", int(ConnectTimeout/time.Second)),
 		"-T",
 	}
+	a = append(a, mux...)
 	if t.Identity != "" {
 		a = append(a, "-i", t.Identity)
 	}
