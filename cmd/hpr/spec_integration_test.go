@@ -185,7 +185,8 @@ func TestRunReclaimsVolumeRoot(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
 		e, _ := openRecorded(t, te)
 		kind := e.About.Facts.Kind
-		p := specProject(t, "reclaim-"+string(te.Mode))
+		// A name of this process: a volume a killed earlier run left is not ours.
+		p := specProject(t, fmt.Sprintf("reclaim-%s-%d", te.Mode, os.Getpid()))
 		vol := p.VolumeName("data")
 		t.Cleanup(func() { removeVolume(t, e, p, vol) })
 		owner := reclaimVolume(t, te, kind, vol)
