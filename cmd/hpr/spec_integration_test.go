@@ -262,7 +262,7 @@ func removeVolume(t *testing.T, e runtime.Engine, p *project.Project, vol string
 	if left, err := runtime.Settle(ctx, e, map[string]string{runtime.LabelProject: p.RealRoot}, 10*time.Second); err != nil || len(left) > 0 {
 		t.Errorf("the project's containers are not gone: %v, %v", left, err)
 	}
-	if err := e.RemoveVolume(ctx, vol); err != nil {
+	if err := runtime.RemoveVolumeSettled(ctx, e, vol); err != nil {
 		t.Errorf("removing volume %s: %v", vol, err)
 	}
 }
