@@ -565,19 +565,8 @@ func (s *session) removeVolume(ctx context.Context) string {
 	s.volume = ""
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runtime.RemoveTimeout)
 	defer cancel()
-	for {
-		// A container the engine is still removing by itself holds the
-		// volume a little longer.
-		err := s.e.RemoveVolume(ctx, name)
-		switch {
-		case err == nil, errors.Is(err, runtime.ErrNotFound):
-			return ""
-		case !errors.Is(err, runtime.ErrConflict) || ctx.Err() != nil:
-			return fmt.Sprintf("removing volume %s: %v", name, err)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := runtime.RemoveVolumeSettled(ctx, s.e, name); err != nil {
+		return fmt.Sprintf("removing volume %s: %v", name, err)
 	}
+	return ""
 }

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -39,4 +40,25 @@ func removing(cs []Container) bool {
 		}
 	}
 	return false
+}
+
+// RemoveVolumeSettled removes a named volume as Engine.RemoveVolume does,
+// and while a container still holds it (ErrConflict: one the engine is
+// still removing by itself, as Settle waits for), tries again every 100 ms
+// until ctx ends. An absent volume is no error.
+func RemoveVolumeSettled(ctx context.Context, e Engine, name string) error {
+	for {
+		err := e.RemoveVolume(ctx, name)
+		switch {
+		case err == nil, errors.Is(err, ErrNotFound):
+			return nil
+		case !errors.Is(err, ErrConflict) || ctx.Err() != nil:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

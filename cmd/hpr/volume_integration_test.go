@@ -15,6 +15,7 @@ import (
 
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/internal/testenv"
+	"github.com/hostpersist/hpr/runtime"
 	"github.com/hostpersist/hpr/runtime/detect"
 )
 
@@ -76,7 +77,9 @@ func removeVolume(t *testing.T, endpoint, volume string) {
 		return
 	}
 	defer e.Close()
-	if err := e.RemoveVolume(context.Background(), volume); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := runtime.RemoveVolumeSettled(ctx, e, volume); err != nil {
 		t.Errorf("removing volume %s: %v", volume, err)
 	}
 }
