@@ -190,7 +190,7 @@ integration() {
 # test binary run from the test user's copy of the tree with the tests'
 # environment; engines.sh is the one of this tree (root's), not the copy's.
 root_phase() {
-  local pkgs p bin name
+  local pkgs p bin name here=$PWD
   pkgs=$(tagged '^//go:build integration && root$')
   [ -n "$pkgs" ] || return 0
   if [ "$(id -u)" != 0 ]; then
@@ -205,7 +205,7 @@ root_phase() {
     go test -c -tags "$TAGS integration root" -o "$bin" "$p" || { failed "$name" "the test binary of $p does not build (above)"; continue; }
     (cd "$work/$p" && env HPR_TEST_ENGINES="$HPR_TEST_ENGINES" HPR_TEST_USER="$user" \
       HPR_REQUIRE_ENGINES="${HPR_REQUIRE_ENGINES:-}" HPR_BIN="$work/bin/hpr" HPR_SRC="$work" \
-      HPR_ENGINES_SCRIPT="$PWD/scripts/engines.sh" \
+      HPR_ENGINES_SCRIPT="$here/scripts/engines.sh" \
       "$bin" -test.v=test2json -test.count=1 -test.timeout=30m ${GOTESTFLAGS:-}) 2>&1 |
       go tool test2json -t -p "github.com/hostpersist/hpr/${p#./}" | events "$name" -each
     [ "${PIPESTATUS[0]}" = 0 ] || status=1
