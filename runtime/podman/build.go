@@ -59,9 +59,14 @@ func (e *Engine) Build(ctx context.Context, opts runtime.BuildOptions) error {
 		PullPolicy:             buildahDefine.PullNever,
 		Layers:                 true,
 		RemoveIntermediateCtrs: true,
-		Out:                    out,
-		Err:                    out,
-		ReportWriter:           out,
+		// Buildah keeps a failed stage's working container (and its
+		// mounted overlay) unless told to remove it whatever happens; a
+		// build hpr stops (Ctrl-C) fails in the service once its client
+		// has gone, so without this every interrupted build leaves one.
+		ForceRmIntermediateCtrs: true,
+		Out:                     out,
+		Err:                     out,
+		ReportWriter:            out,
 	}}
 	c, cancel := e.call(ctx)
 	defer cancel()
