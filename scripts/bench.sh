@@ -13,7 +13,7 @@
 # HPR_BENCH_RUNS      interleaved rounds per measure (default 15; measures 1 and 2 run twice as many)
 # HPR_BENCH_SLOW_RUNS rounds of the keep-id first run (default 5)
 # HPR_BENCH_ANCHOR_RUNS rounds of docker-compose up --build, 100k files (default 3)
-# HPR_BENCH_MEASURES  which measures, e.g. "1,5" (default all: 1,2,3,4,5,6,7)
+# HPR_BENCH_MEASURES  which measures, e.g. "1,5" (default all: 1,2,3,4,5,6,7,8)
 # HPR_BENCH_KEEP=1    keep the workspace and the raw samples (bench.json)
 # HPR_BENCH_OUT       where the report goes (default BENCHMARKS.md)
 set -euo pipefail
@@ -84,7 +84,7 @@ rm -rf "$WORK/blog/_site" "$WORK/blog/.jekyll-cache"
 if [ "$(id -u)" = 0 ]; then chown -R "$user:" "$WORK"; fi
 
 args=(-hpr "$WORK/hpr" -work "$WORK" -out "$WORK/BENCHMARKS.md" -nm "$WORK/nm.txt" -backend-sizes "$backend_sizes"
-  -runs "${HPR_BENCH_RUNS:-15}" -slow-runs "${HPR_BENCH_SLOW_RUNS:-5}" -anchor-runs "${HPR_BENCH_ANCHOR_RUNS:-3}" -measures "${HPR_BENCH_MEASURES:-1,2,3,4,5,6,7}"
+  -runs "${HPR_BENCH_RUNS:-15}" -slow-runs "${HPR_BENCH_SLOW_RUNS:-5}" -anchor-runs "${HPR_BENCH_ANCHOR_RUNS:-3}" -measures "${HPR_BENCH_MEASURES:-1,2,3,4,5,6,7,8}"
   -repo-version "$(git describe --tags --always --dirty 2>/dev/null || echo dev)")
 if [ "${HPR_BENCH_KEEP:-}" = 1 ]; then args+=(-raw "$WORK/bench.json"); fi
 envs=(HOME="$home" XDG_RUNTIME_DIR="/run/user/$uid" PATH=/usr/bin:/bin HPR_TEST_ENGINES="$HPR_TEST_ENGINES"

@@ -152,7 +152,7 @@ func composeBlog(t *testing.T, te testenv.Engine, src, dotenv string) {
 // companion's healthcheck passed (the companion listens 2 s after it
 // starts); the companion's output comes prefixed with its name; and no
 // container or network of the project remains after a normal exit, after
-// SIGINT, and after SIGKILL of hpr followed by hpr gc.
+// SIGINT, SIGTERM and SIGHUP, and after SIGKILL of hpr followed by hpr gc.
 func TestComposeCompanion(t *testing.T) {
 	testenv.NonRoot(t)
 	src := filepath.Join(testenv.Src(t), "examples", "compose-api")
@@ -174,20 +174,24 @@ func TestComposeCompanion(t *testing.T) {
 			}
 			nothingLeft(t, te.Endpoint, dir, "a normal exit")
 		})
-		t.Run("SIGINT", func(t *testing.T) {
-			dir := copyTree(t, src)
-			// perl, not a shell, as the container's main process: its
-			// handler ends it with 0 on SIGINT whatever it is waiting for.
-			p := startIn(t, dir, withoutIDs(), "run", "--engine", te.Endpoint, "--",
-				"perl", "-e", `$SIG{INT} = sub { exit 0 }; system("bash fetch.sh >/dev/null") == 0 or exit 9; open my $f, ">", "started" or exit 8; close $f; sleep 1 while 1`)
-			// The first run builds api: minutes.
-			p.waitFile(t, "the dev container to have reached api", 5*time.Minute, filepath.Join(dir, "started"))
-			p.signal(t, os.Interrupt)
-			if code := p.end(t, 30*time.Second, "SIGINT"); code != 0 {
-				t.Errorf("exit %d after SIGINT, want the trap's 0", code)
-			}
-			nothingLeft(t, te.Endpoint, dir, "SIGINT")
-		})
+		for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+			name := map[syscall.Signal]string{syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM", syscall.SIGHUP: "SIGHUP"}[sig]
+			t.Run(name, func(t *testing.T) {
+				dir := copyTree(t, src)
+				// perl, not a shell, as the container's main process: its
+				// handlers end it with 0 on each signal whatever it is
+				// waiting for.
+				p := startIn(t, dir, withoutIDs(), "run", "--engine", te.Endpoint, "--",
+					"perl", "-e", `$SIG{INT} = $SIG{TERM} = $SIG{HUP} = sub { exit 0 }; system("bash fetch.sh >/dev/null") == 0 or exit 9; open my $f, ">", "started" or exit 8; close $f; sleep 1 while 1`)
+				// The first run builds api: minutes.
+				p.waitFile(t, "the dev container to have reached api", 5*time.Minute, filepath.Join(dir, "started"))
+				p.signal(t, sig)
+				if code := p.end(t, 30*time.Second, name); code != 0 {
+					t.Errorf("exit %d after %s, want the handler's 0", code, name)
+				}
+				nothingLeft(t, te.Endpoint, dir, name)
+			})
+		}
 		t.Run("SIGKILL+gc", func(t *testing.T) {
 			dir := copyTree(t, src)
 			p := startIn(t, dir, withoutIDs(), "run", "--engine", te.Endpoint, "--", "sh", "-c", "touch started; sleep 300")
