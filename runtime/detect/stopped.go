@@ -27,7 +27,9 @@ func (e *Engine) Build(ctx context.Context, opts runtime.BuildOptions) error {
 	err := e.Engine.Build(ctx, opts)
 	if err != nil && ctx.Err() == nil {
 		if stop := e.stopped("during the build"); stop != nil {
-			return fmt.Errorf("%w; the build said: %v; run hpr again once the engine is back", stop, err)
+			// One line: the build's error may carry its output's lines.
+			said := strings.Join(strings.Fields(err.Error()), " ")
+			return fmt.Errorf("%w; the build said: %s; run hpr again once the engine is back", stop, said)
 		}
 	}
 	return err
