@@ -138,6 +138,7 @@ func (r *Resolver) resolveUnmapped(ctx context.Context, p *Project, req Request)
 	spec.WorkingDir = p.Run.WorkDir
 	spec.Mounts = append(r.onEngineHost(p, p.Run.Mounts), req.Mounts...)
 	spec.Volumes = volumes
+	spec.KeepVolumeOwners = true
 	return Resolved{Spec: spec, Warnings: idWarnings(p, uid, gid)}, nil
 }
 
