@@ -77,7 +77,7 @@ func Run(ctx context.Context, e Engine, opts RunOptions) (int, error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RemoveTimeout)
 	defer cancel()
 	if rerr := e.Remove(rctx, c.id); rerr != nil && !errors.Is(rerr, ErrNotFound) && err == nil {
-		err = fmt.Errorf("removing container %s: %w", shortID(c.id), rerr)
+		err = fmt.Errorf("removing container %s: %w", ShortID(c.id), rerr)
 	}
 	Trace(ctx, "remove")
 	return end.code, err
@@ -347,7 +347,7 @@ func errWriter(s Streams) io.Writer {
 	return os.Stderr
 }
 
-func shortID(id string) string {
+func ShortID(id string) string {
 	if len(id) > 12 {
 		return id[:12]
 	}
