@@ -153,7 +153,7 @@ func (r *Resolver) plan(ctx context.Context, p *Project, policy BuildPolicy, mem
 	}
 	inspected, err := r.Engine.Image(ctx, img.Ref)
 	if err != nil {
-		return runtime.Planned{}, nil, fmt.Errorf("inspecting image %s: %w", img.Ref, err)
+		return runtime.Planned{}, nil, err // the backend names the image
 	}
 	runtime.Trace(ctx, "inspect image")
 	inspected.Ref = img.Ref

@@ -121,7 +121,7 @@ func (r *Resolver) resolveUnmapped(ctx context.Context, p *Project, req Request)
 			if errors.Is(err, runtime.ErrNotFound) {
 				return Resolved{}, fmt.Errorf("%s: service %s: image %s is not on this engine, and hpr never pulls (pull or build it first): %w", p.Path, p.Service, ref, err)
 			}
-			return Resolved{}, fmt.Errorf("inspecting image %s: %w", ref, err)
+			return Resolved{}, err // the backend names the image
 		}
 		img.Ref = ref
 	}

@@ -27,7 +27,7 @@ type Planned struct {
 func PlanFor(ctx context.Context, e Engine, info Info, h idmap.Host, ref string, o idmap.Override) (Planned, error) {
 	img, err := e.Image(ctx, ref)
 	if err != nil {
-		return Planned{}, fmt.Errorf("inspecting image %s: %w", ref, err)
+		return Planned{}, err // the backend names the image
 	}
 	Trace(ctx, "inspect image")
 	return PlanImage(ctx, e, info, h, img, o)

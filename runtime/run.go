@@ -347,6 +347,8 @@ func errWriter(s Streams) io.Writer {
 	return os.Stderr
 }
 
+// ShortID is an engine id as the engines' CLIs show it: its first 12
+// characters.
 func ShortID(id string) string {
 	if len(id) > 12 {
 		return id[:12]
