@@ -122,7 +122,12 @@ func (r *Resolver) Resolve(ctx context.Context, p *Project, req Request) (Resolv
 // resolver's engine. It remembers nothing: for images other than the
 // project's (conformance's probes).
 func (r *Resolver) Plan(ctx context.Context, ref string, o idmap.Override) (runtime.Planned, error) {
-	p, err := runtime.PlanFor(ctx, r.Engine, r.Info, r.Host, ref, o)
+	img, err := r.Engine.Image(ctx, ref)
+	if err != nil {
+		return runtime.Planned{}, err
+	}
+	runtime.Trace(ctx, "inspect image")
+	p, err := runtime.PlanImageIn(ctx, r.Cache, r.Engine, r.Info, r.Host, img, o)
 	if err != nil {
 		return p, err
 	}

@@ -70,11 +70,11 @@ func (r *Resolver) base(p *Project, req Request, planned runtime.Planned) runtim
 // ids it resolves to.
 func (r *Resolver) planImage(ctx context.Context, p *Project, img runtime.Image) (runtime.Planned, error) {
 	if p.Run.User != idmap.OverrideImage || p.Run.UserSpec == "" {
-		return runtime.PlanImage(ctx, r.Engine, r.Info, r.Host, img, p.Run.User)
+		return runtime.PlanImageIn(ctx, r.Cache, r.Engine, r.Info, r.Host, img, p.Run.User)
 	}
 	as := img
 	as.User = p.Run.UserSpec
-	planned, err := runtime.PlanImage(ctx, r.Engine, r.Info, r.Host, as, idmap.OverrideImage)
+	planned, err := runtime.PlanImageIn(ctx, r.Cache, r.Engine, r.Info, r.Host, as, idmap.OverrideImage)
 	if err != nil {
 		return runtime.Planned{}, err
 	}
