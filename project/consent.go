@@ -91,7 +91,7 @@ func (c *composer) hostAccess(p *Project, s *composeService) error {
 		}
 		p.Run.Privileged = b
 	}
-	for _, k := range []string{"network_mode", "pid", "ipc"} {
+	for _, k := range []string{AllowNetworkMode, AllowPID, AllowIPC} {
 		v, ok := s.def[k]
 		if !ok {
 			continue

@@ -110,7 +110,7 @@ func (r *Resolver) Image(ctx context.Context, p *Project, policy BuildPolicy) (r
 			memo.remember(builtImage{Inputs: in.hash, Key: key, Image: img})
 			return img, nil
 		case !errors.Is(err, runtime.ErrNotFound):
-			return runtime.Image{}, fmt.Errorf("inspecting image %s: %w", tag, err)
+			return runtime.Image{}, err // the backend names the image
 		case policy == BuildNever:
 			return runtime.Image{}, fmt.Errorf("%w: %s (the build inputs changed or it was never built): run `hpr build`", ErrNotBuilt, tag)
 		}

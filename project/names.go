@@ -66,7 +66,7 @@ func (n names) check(ctx context.Context, e runtime.Engine, img runtime.Image) e
 	if now.ID != img.ID {
 		now.Ref = img.Ref
 		n.remember(now)
-		return fmt.Errorf("%w: %s is image %s now, not %s", runtime.ErrStale, img.Ref, shortID(now.ID), shortID(img.ID))
+		return fmt.Errorf("%w: %s is image %s now, not %s", runtime.ErrStale, img.Ref, runtime.ShortID(now.ID), runtime.ShortID(img.ID))
 	}
 	return nil
 }
@@ -83,11 +83,4 @@ func (n names) write(m map[string]runtime.Image) {
 	if data, err := json.Marshal(m); err == nil {
 		n.c.Write(cache.Names, cache.Key(n.endpoint), data)
 	}
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

@@ -122,7 +122,12 @@ func (r *Resolver) Resolve(ctx context.Context, p *Project, req Request) (Resolv
 // resolver's engine. It remembers nothing: for images other than the
 // project's (conformance's probes).
 func (r *Resolver) Plan(ctx context.Context, ref string, o idmap.Override) (runtime.Planned, error) {
-	p, err := runtime.PlanFor(ctx, r.Engine, r.Info, r.Host, ref, o)
+	img, err := r.Engine.Image(ctx, ref)
+	if err != nil {
+		return runtime.Planned{}, err
+	}
+	runtime.Trace(ctx, "inspect image")
+	p, err := runtime.PlanImageIn(ctx, r.Cache, r.Engine, r.Info, r.Host, img, o)
 	if err != nil {
 		return p, err
 	}
@@ -153,7 +158,7 @@ func (r *Resolver) plan(ctx context.Context, p *Project, policy BuildPolicy, mem
 	}
 	inspected, err := r.Engine.Image(ctx, img.Ref)
 	if err != nil {
-		return runtime.Planned{}, nil, fmt.Errorf("inspecting image %s: %w", img.Ref, err)
+		return runtime.Planned{}, nil, err // the backend names the image
 	}
 	runtime.Trace(ctx, "inspect image")
 	inspected.Ref = img.Ref

@@ -105,6 +105,9 @@ volumes:
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("companion spec (-want +got):\n%s", diff)
 	}
+	if !db.KeepVolumeOwners {
+		t.Errorf("the companion's volumes are handed to a plan it does not run as (KeepVolumeOwners unset)")
+	}
 
 	// A literal user: is run as written, and said not to land as you.
 	p.Run.User, p.Run.UserSpec = idmap.OverrideImage, "node"

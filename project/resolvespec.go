@@ -70,11 +70,11 @@ func (r *Resolver) base(p *Project, req Request, planned runtime.Planned) runtim
 // ids it resolves to.
 func (r *Resolver) planImage(ctx context.Context, p *Project, img runtime.Image) (runtime.Planned, error) {
 	if p.Run.User != idmap.OverrideImage || p.Run.UserSpec == "" {
-		return runtime.PlanImage(ctx, r.Engine, r.Info, r.Host, img, p.Run.User)
+		return runtime.PlanImageIn(ctx, r.Cache, r.Engine, r.Info, r.Host, img, p.Run.User)
 	}
 	as := img
 	as.User = p.Run.UserSpec
-	planned, err := runtime.PlanImage(ctx, r.Engine, r.Info, r.Host, as, idmap.OverrideImage)
+	planned, err := runtime.PlanImageIn(ctx, r.Cache, r.Engine, r.Info, r.Host, as, idmap.OverrideImage)
 	if err != nil {
 		return runtime.Planned{}, err
 	}
@@ -121,7 +121,7 @@ func (r *Resolver) resolveUnmapped(ctx context.Context, p *Project, req Request)
 			if errors.Is(err, runtime.ErrNotFound) {
 				return Resolved{}, fmt.Errorf("%s: service %s: image %s is not on this engine, and hpr never pulls (pull or build it first): %w", p.Path, p.Service, ref, err)
 			}
-			return Resolved{}, fmt.Errorf("inspecting image %s: %w", ref, err)
+			return Resolved{}, err // the backend names the image
 		}
 		img.Ref = ref
 	}
@@ -138,6 +138,7 @@ func (r *Resolver) resolveUnmapped(ctx context.Context, p *Project, req Request)
 	spec.WorkingDir = p.Run.WorkDir
 	spec.Mounts = append(r.onEngineHost(p, p.Run.Mounts), req.Mounts...)
 	spec.Volumes = volumes
+	spec.KeepVolumeOwners = true
 	return Resolved{Spec: spec, Warnings: idWarnings(p, uid, gid)}, nil
 }
 

@@ -162,8 +162,13 @@ type ContainerSpec struct {
 	WorkingDir string
 	Mounts     []Mount
 	Volumes    []VolumeMount
-	Ports      []Port
-	Labels     map[string]string
+	// KeepVolumeOwners leaves the roots of Volumes as the engine and the
+	// image make them: a container hpr does not map (a compose companion
+	// that does not mount the project) runs as its image says, and its
+	// volumes are its image's to own.
+	KeepVolumeOwners bool
+	Ports            []Port
+	Labels           map[string]string
 	// Plan is the idmap plan: user and userns mode.
 	Plan idmap.Plan
 	// Identity is the plan's passwd/group files and HOME, from PlanFor;
@@ -196,6 +201,22 @@ type ContainerSpec struct {
 	IPCHost    bool
 	// Devices are "HOST[:CONTAINER[:PERMISSIONS]]", as docker run --device.
 	Devices []string
+}
+
+// HandedOver returns the volumes whose roots Create hands to the plan's
+// user: the named ones, unless KeepVolumeOwners. An anonymous volume is new
+// with every container, and the engine gives it the mount point's owner.
+func (s ContainerSpec) HandedOver() []VolumeMount {
+	if s.KeepVolumeOwners {
+		return nil
+	}
+	var out []VolumeMount
+	for _, v := range s.Volumes {
+		if v.Name != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // NetworkHost as ContainerSpec.Network shares the host's network namespace.
@@ -307,9 +328,8 @@ type Engine interface {
 	// Tmpfs as given, Plan.User and Plan.Userns, and the root of every named
 	// volume handed to the plan's user (Plan.UID:GID, mode 0755; mode 1777 on
 	// docker-userns-remap, where owners cannot be mapped), whoever made the
-	// volume and whoever owns its root now. A plan whose user is root (0:0)
-	// needs no hand-over. A container whose volumes cannot be handed over is
-	// removed.
+	// volume and whoever owns its root now (ContainerSpec.HandedOver). A
+	// container whose volumes cannot be handed over is removed.
 	Create(ctx context.Context, spec ContainerSpec) (id string, err error)
 	// Attach connects streams to a created container. It returns once the
 	// attachment is established; done is closed when the output streams end.

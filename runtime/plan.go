@@ -27,7 +27,7 @@ type Planned struct {
 func PlanFor(ctx context.Context, e Engine, info Info, h idmap.Host, ref string, o idmap.Override) (Planned, error) {
 	img, err := e.Image(ctx, ref)
 	if err != nil {
-		return Planned{}, fmt.Errorf("inspecting image %s: %w", ref, err)
+		return Planned{}, err // the backend names the image
 	}
 	Trace(ctx, "inspect image")
 	return PlanImage(ctx, e, info, h, img, o)
@@ -36,7 +36,13 @@ func PlanFor(ctx context.Context, e Engine, info Info, h idmap.Host, ref string,
 // PlanImage is PlanFor for an image already inspected (Image as e.Image
 // returned it, Ref the reference to run): one inspect less.
 func PlanImage(ctx context.Context, e Engine, info Info, h idmap.Host, img Image, o idmap.Override) (Planned, error) {
-	c := cache.Open()
+	return PlanImageIn(ctx, cache.Open(), e, info, h, img, o)
+}
+
+// PlanImageIn is PlanImage with the image's identity files and the
+// container's passwd and group written under c, the resolver's cache,
+// rather than the user's.
+func PlanImageIn(ctx context.Context, c cache.Dir, e Engine, info Info, h idmap.Host, img Image, o idmap.Override) (Planned, error) {
 	passwd, group, err := imageIdentity(ctx, e, c, img)
 	if err != nil {
 		return Planned{}, err

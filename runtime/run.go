@@ -80,7 +80,7 @@ func Run(ctx context.Context, e Engine, opts RunOptions) (int, error) {
 	// it is back, they do not run on unattended.
 	rerr := OnceBack(rctx, func(ctx context.Context) error { return e.Remove(ctx, c.id) })
 	if rerr != nil && !errors.Is(rerr, ErrNotFound) && err == nil {
-		err = fmt.Errorf("removing container %s: %w", shortID(c.id), rerr)
+		err = fmt.Errorf("removing container %s: %w", ShortID(c.id), rerr)
 	}
 	Trace(ctx, "remove")
 	return end.code, err
@@ -368,7 +368,9 @@ func errWriter(s Streams) io.Writer {
 	return os.Stderr
 }
 
-func shortID(id string) string {
+// ShortID is an engine id as the engines' CLIs show it: its first 12
+// characters.
+func ShortID(id string) string {
 	if len(id) > 12 {
 		return id[:12]
 	}

@@ -218,6 +218,7 @@ func runStale(ctx context.Context, sess *session, req project.Request, opts runt
 	}
 	runtime.Trace(ctx, "stale image name")
 	req.Memo = project.MemoRecord
+	req.Companions = false // they run already: comps.Join joins the new spec to them
 	res, err := sess.resolver.Resolve(ctx, sess.proj, req)
 	if err != nil {
 		return 0, err

@@ -187,7 +187,7 @@ func (e *Engine) Attach(ctx context.Context, id string, s runtime.Streams) (<-ch
 		Stderr: true,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("attaching to container %s: %w", shortID(id), e.translate(err))
+		return nil, fmt.Errorf("attaching to container %s: %w", runtime.ShortID(id), e.translate(err))
 	}
 	return pipe(ctx, resp, s), nil
 }
@@ -235,7 +235,7 @@ func orDiscard(w io.Writer) io.Writer {
 // be executed gives ErrCommandNotFound or ErrCommandNotExecutable.
 func (e *Engine) Start(ctx context.Context, id string) error {
 	if err := e.c.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
-		return fmt.Errorf("starting container %s: %w", shortID(id), e.startError(err))
+		return fmt.Errorf("starting container %s: %w", runtime.ShortID(id), e.startError(err))
 	}
 	return nil
 }
@@ -264,7 +264,7 @@ func (e *Engine) startError(err error) error {
 func (e *Engine) Wait(ctx context.Context, id string) (int, error) {
 	st, err := e.state(ctx, id)
 	if err != nil {
-		return 0, fmt.Errorf("waiting for container %s: %w", shortID(id), err)
+		return 0, fmt.Errorf("waiting for container %s: %w", runtime.ShortID(id), err)
 	}
 	cond := container.WaitConditionNotRunning
 	if st.Status == container.StateCreated {
@@ -278,7 +278,7 @@ func (e *Engine) Wait(ctx context.Context, id string) (int, error) {
 		// exit before that would never be reported to it.
 		st, err := e.state(ctx, id)
 		if err != nil {
-			return 0, fmt.Errorf("waiting for container %s: %w", shortID(id), err)
+			return 0, fmt.Errorf("waiting for container %s: %w", runtime.ShortID(id), err)
 		}
 		if st.Status == container.StateExited || st.Status == container.StateDead {
 			return st.ExitCode, nil
@@ -287,11 +287,11 @@ func (e *Engine) Wait(ctx context.Context, id string) (int, error) {
 	select {
 	case res := <-resC:
 		if res.Error != nil && res.Error.Message != "" {
-			return 0, fmt.Errorf("waiting for container %s: %s", shortID(id), res.Error.Message)
+			return 0, fmt.Errorf("waiting for container %s: %s", runtime.ShortID(id), res.Error.Message)
 		}
 		return int(res.StatusCode), nil
 	case err := <-errC:
-		return 0, fmt.Errorf("waiting for container %s: %w", shortID(id), e.translate(err))
+		return 0, fmt.Errorf("waiting for container %s: %w", runtime.ShortID(id), e.translate(err))
 	}
 }
 
@@ -310,7 +310,7 @@ func (e *Engine) state(ctx context.Context, id string) (*container.State, error)
 		return nil, e.translate(err)
 	}
 	if ci.ContainerJSONBase == nil || ci.State == nil {
-		return nil, fmt.Errorf("inspecting container %s: the daemon reported no state", shortID(id))
+		return nil, fmt.Errorf("inspecting container %s: the daemon reported no state", runtime.ShortID(id))
 	}
 	return ci.State, nil
 }
@@ -318,7 +318,7 @@ func (e *Engine) state(ctx context.Context, id string) (*container.State, error)
 // Signal sends signal number sig to the container's main process.
 func (e *Engine) Signal(ctx context.Context, id string, sig int) error {
 	if err := e.c.ContainerKill(ctx, id, strconv.Itoa(sig)); err != nil {
-		return fmt.Errorf("signalling container %s: %w", shortID(id), e.translate(err))
+		return fmt.Errorf("signalling container %s: %w", runtime.ShortID(id), e.translate(err))
 	}
 	return nil
 }
@@ -326,7 +326,7 @@ func (e *Engine) Signal(ctx context.Context, id string, sig int) error {
 // Resize sets the container's TTY size.
 func (e *Engine) Resize(ctx context.Context, id string, height, width uint) error {
 	if err := e.c.ContainerResize(ctx, id, container.ResizeOptions{Height: height, Width: width}); err != nil {
-		return fmt.Errorf("resizing container %s: %w", shortID(id), e.translate(err))
+		return fmt.Errorf("resizing container %s: %w", runtime.ShortID(id), e.translate(err))
 	}
 	return nil
 }
@@ -334,7 +334,7 @@ func (e *Engine) Resize(ctx context.Context, id string, height, width uint) erro
 // Remove force-removes a container and its anonymous volumes.
 func (e *Engine) Remove(ctx context.Context, id string) error {
 	if err := e.c.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
-		return fmt.Errorf("removing container %s: %w", shortID(id), e.translate(err))
+		return fmt.Errorf("removing container %s: %w", runtime.ShortID(id), e.translate(err))
 	}
 	return nil
 }
@@ -362,11 +362,4 @@ func (e *Engine) List(ctx context.Context, labels map[string]string) ([]runtime.
 		out = append(out, runtime.Container{ID: c.ID, Name: name, Image: c.Image, State: string(c.State), Labels: c.Labels})
 	}
 	return out, nil
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

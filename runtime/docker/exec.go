@@ -30,21 +30,21 @@ func (e *Engine) Exec(ctx context.Context, id string, spec runtime.ExecSpec) (in
 		Cmd:          spec.Cmd,
 	})
 	if err != nil {
-		return 0, fmt.Errorf("creating exec in container %s: %w", shortID(id), e.translate(err))
+		return 0, fmt.Errorf("creating exec in container %s: %w", runtime.ShortID(id), e.translate(err))
 	}
 	// Attaching starts the exec.
 	resp, err := e.c.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{Tty: s.TTY})
 	if err != nil {
-		return 0, fmt.Errorf("starting exec in container %s: %w", shortID(id), e.startError(err))
+		return 0, fmt.Errorf("starting exec in container %s: %w", runtime.ShortID(id), e.startError(err))
 	}
 	if err := <-pipe(ctx, resp, s); err != nil {
-		return 0, fmt.Errorf("running exec in container %s: %w", shortID(id), err)
+		return 0, fmt.Errorf("running exec in container %s: %w", runtime.ShortID(id), err)
 	}
 	deadline := time.Now().Add(execSettle)
 	for {
 		in, err := e.c.ContainerExecInspect(ctx, created.ID)
 		if err != nil {
-			return 0, fmt.Errorf("inspecting exec in container %s: %w", shortID(id), e.translate(err))
+			return 0, fmt.Errorf("inspecting exec in container %s: %w", runtime.ShortID(id), e.translate(err))
 		}
 		if !in.Running {
 			return in.ExitCode, nil

@@ -143,6 +143,8 @@ func TestCreateHandsOverVolumes(t *testing.T) {
 	remap.Plan.Mode, remap.Plan.Userns = idmap.DockerUsernsRemap, "host"
 	root := fakeSpec
 	root.Plan.User, root.Plan.UID, root.Plan.GID = "0:0", 0, 0
+	unmapped := fakeSpec
+	unmapped.KeepVolumeOwners = true
 	vols := []runtime.VolumeMount{
 		{Name: "bundle", Target: "/usr/local/bundle"},
 		{Name: "old", Target: "/data"},
@@ -172,6 +174,12 @@ func TestCreateHandsOverVolumes(t *testing.T) {
 			{"data", tar.TypeDir, 0o755, 0, 0, ""},
 			{"var/cache/x", tar.TypeDir, 0o755, 0, 0, ""},
 		}},
+		// An anonymous volume is the engine's, new with the container.
+		{name: "anonymous", spec: fakeSpec, volumes: []runtime.VolumeMount{{Target: "/tmp/anon"}, vols[0]}, want: []entry{
+			{"usr/local/bundle", tar.TypeDir, 0o755, 2000, 2000, ""},
+		}},
+		// A container hpr does not map keeps its image's owners.
+		{name: "unmapped", spec: unmapped, volumes: vols},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e, f := newFake(t)

@@ -75,14 +75,14 @@ func (e *Engine) Networks(ctx context.Context, labels map[string]string) ([]runt
 func (e *Engine) Address(ctx context.Context, id, net string) (string, error) {
 	ci, err := e.c.ContainerInspect(ctx, id)
 	if err != nil {
-		return "", fmt.Errorf("inspecting container %s: %w", shortID(id), e.translate(err))
+		return "", fmt.Errorf("inspecting container %s: %w", runtime.ShortID(id), e.translate(err))
 	}
 	if ci.NetworkSettings != nil {
 		if ep := ci.NetworkSettings.Networks[net]; ep != nil && ep.IPAddress != "" {
 			return ep.IPAddress, nil
 		}
 	}
-	return "", fmt.Errorf("container %s has no address on network %s: %w", shortID(id), net, runtime.ErrNotFound)
+	return "", fmt.Errorf("container %s has no address on network %s: %w", runtime.ShortID(id), net, runtime.ErrNotFound)
 }
 
 // labelFilters selects what carries all the labels given; an empty value

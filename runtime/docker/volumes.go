@@ -76,7 +76,7 @@ func (e *Engine) handOverVolumes(ctx context.Context, id string, spec runtime.Co
 func volumeRoots(spec runtime.ContainerSpec) []dir {
 	p := spec.Plan
 	var dirs []dir
-	for _, v := range spec.Volumes {
+	for _, v := range spec.HandedOver() {
 		d := dir{path: v.Target, uid: p.UID, gid: p.GID, mode: 0o755}
 		if p.Mode == idmap.DockerUsernsRemap {
 			d = dir{path: v.Target, mode: 0o1777}

@@ -462,15 +462,7 @@ func (e *Engine) BuildContainers(ctx context.Context) ([]runtime.BuildContainer,
 
 // List lists containers, running or not, that carry all of labels.
 func (e *Engine) List(ctx context.Context, labels map[string]string) ([]runtime.Container, error) {
-	var filters []string
-	for k, v := range labels {
-		if v == "" {
-			filters = append(filters, k)
-		} else {
-			filters = append(filters, k+"="+v)
-		}
-	}
-	slices.Sort(filters)
+	filters := labelSelectors(labels)
 	o := new(containers.ListOptions).WithAll(true)
 	if len(filters) > 0 {
 		o = o.WithFilters(map[string][]string{"label": filters})
@@ -490,4 +482,19 @@ func (e *Engine) List(ctx context.Context, labels map[string]string) ([]runtime.
 		out = append(out, ct)
 	}
 	return out, nil
+}
+
+// labelSelectors are labels as the API's "label" filter takes them, sorted:
+// "key" for an empty value, else "key=value".
+func labelSelectors(labels map[string]string) []string {
+	var sel []string
+	for k, v := range labels {
+		if v == "" {
+			sel = append(sel, k)
+		} else {
+			sel = append(sel, k+"="+v)
+		}
+	}
+	slices.Sort(sel)
+	return sel
 }

@@ -41,14 +41,7 @@ func (e *Engine) RemoveNetwork(ctx context.Context, name string) error {
 
 // Networks lists the networks carrying all the labels given.
 func (e *Engine) Networks(ctx context.Context, labels map[string]string) ([]runtime.Network, error) {
-	var sel []string
-	for k, v := range labels {
-		if v == "" {
-			sel = append(sel, k)
-		} else {
-			sel = append(sel, k+"="+v)
-		}
-	}
+	sel := labelSelectors(labels)
 	c, cancel := e.call(ctx)
 	defer cancel()
 	opts := new(network.ListOptions)

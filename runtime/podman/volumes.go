@@ -70,7 +70,7 @@ func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
 func (e *Engine) handOverVolumes(ctx context.Context, id string, cs runtime.ContainerSpec) error {
 	p := cs.Plan
 	var mountPoints []string
-	for _, v := range cs.Volumes {
+	for _, v := range cs.HandedOver() {
 		target := path.Clean("/" + v.Target)
 		if target == "/" {
 			return fmt.Errorf("handing volume %s to %s: it is mounted at /", v.Name, p.User)
