@@ -68,6 +68,11 @@ REMAP_BRIDGE=hpr-remap0
 REMAP_CIDR=10.213.0.1/24          # a private bridge of its own, local to this machine
 PODMAN_GROUP=hpr-podman           # owns /run/podman/podman.sock, like group docker does for Docker
 PODMAN_ROOTFUL_SOCK=/run/podman/podman.sock
+# A mount point of shared propagation, made before rootlesskit starts: a
+# filesystem a test mounts below it later is seen in rootless Docker's
+# mount namespace too (rootlesskit's --propagation=rslave; / is private on
+# these machines, so a mount elsewhere made after the daemon is not).
+SHARED_MNT=/var/lib/hpr-harness/mnt
 LOCAL_USER=${HPR_LOCAL_USER:-hprlocal}  # a second user, no engines: runs hpr over ssh to the test user
 LOCAL_UID=${HPR_LOCAL_UID:-2001}
 SSH_HOST=127.0.0.1                # the harness's sshd listens here only
@@ -314,6 +319,14 @@ up_docker_remap() {
     --pidfile "$REMAP_EXEC/docker.pid" --bridge "$REMAP_BRIDGE"
 }
 
+# shared_mnt: SHARED_MNT, a bind mount of itself with shared propagation.
+shared_mnt() {
+  mkdir -p "$SHARED_MNT"
+  chmod 0755 "$(dirname "$SHARED_MNT")" "$SHARED_MNT"
+  mountpoint -q "$SHARED_MNT" || mount --bind "$SHARED_MNT" "$SHARED_MNT"
+  mount --make-shared "$SHARED_MNT"
+}
+
 up_docker_rootless() {
   local rt; rt=$(xdg)
   local sock=$rt/docker.sock
@@ -324,6 +337,7 @@ up_docker_rootless() {
   old=$(pidof_file "$rt/docker.pid")
   alive "$old" && kill "$old" 2>/dev/null && sleep 1
   rm -rf "$rt/docker.pid" "$sock" "$rt/dockerd-rootless" "$rt/docker"
+  shared_mnt
   start docker-rootless "$sock" "$LOGS/docker-rootless.log" \
     runuser -u "$TEST_USER" -- env -i \
     HOME="$(test_home)" USER="$TEST_USER" LOGNAME="$TEST_USER" \
@@ -565,6 +579,8 @@ print_env() {
   echo "export HPR_TEST_UID=$(id -u "$TEST_USER")"
   echo "export HPR_TEST_GID=$(id -g "$TEST_USER")"
   echo "export HPR_TEST_ENGINES='${pairs[*]}'"
+  echo "export HPR_BASE_TAR=$BASE_TAR"
+  mountpoint -q "$SHARED_MNT" && echo "export HPR_SHARED_MNT=$SHARED_MNT"
   if alive "$(pidof_file "$STATE/sshd.pid")" && ssh_answers; then
     echo "export HPR_SSH_HOST=$SSH_HOST"
     echo "export HPR_SSH_PORT=$SSH_PORT"

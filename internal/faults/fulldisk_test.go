@@ -35,6 +35,27 @@ func (u tester) mountTmpfs(t *testing.T, dir, size string) {
 	})
 }
 
+// sharedDir makes a directory the test user owns below the harness's
+// mount point of shared propagation (HPR_SHARED_MNT), so that what the
+// test mounts on it is seen by rootless Docker too, whose mount namespace
+// was made when the daemon started; removed after the test.
+func (u tester) sharedDir(t *testing.T) string {
+	t.Helper()
+	top := os.Getenv("HPR_SHARED_MNT")
+	if top == "" {
+		t.Fatal("HPR_SHARED_MNT names no shared mount point (scripts/engines.sh's env file sets it when rootless Docker is up)")
+	}
+	d, err := os.MkdirTemp(top, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(d, u.uid, u.gid); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
 // tree is every path below root with its owner, mode, size and content hash,
 // except the paths skip names.
 func tree(t *testing.T, root string, skip ...string) map[string]string {
@@ -81,7 +102,7 @@ func TestProjectFilesystemFull(t *testing.T) {
 	for _, te := range testenv.Engines(t) {
 		t.Run(string(te.Mode), func(t *testing.T) {
 			testenv.Alive(t, te)
-			dir := u.dir(t)
+			dir := u.sharedDir(t)
 			u.mountTmpfs(t, dir, "1m")
 			u.write(t, filepath.Join(dir, "kept.txt"), "the project's own file\n")
 			before := tree(t, dir)
@@ -120,7 +141,15 @@ func (u tester) storageService(t *testing.T, size string) storageService {
 	t.Helper()
 	root := u.dir(t)
 	u.mountTmpfs(t, root, size)
-	s := storageService{state: u.dir(t)}
+	// The run root's path must be short (podman refuses one longer than
+	// 50 characters): not under t.TempDir.
+	state, err := os.MkdirTemp("", "hprs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(state, u.uid, u.gid)
+	t.Cleanup(func() { os.RemoveAll(state) })
+	s := storageService{state: state}
 	for _, d := range []string{"run", "tmp", "xdg"} {
 		p := filepath.Join(s.state, d)
 		if err := os.Mkdir(p, 0o700); err != nil {
@@ -160,12 +189,7 @@ func (u tester) storageService(t *testing.T, size string) storageService {
 func (s storageService) stop(t *testing.T) {
 	syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 	s.cmd.Wait()
-	if data, err := os.ReadFile(filepath.Join(s.state, "xdg", "libpod", "tmp", "pause.pid")); err == nil {
-		var pid int
-		if _, err := fmt.Sscan(string(data), &pid); err == nil && pid > 1 {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
+	killPause(filepath.Join(s.state, "xdg"))
 }
 
 // podman runs the podman CLI against the service.
@@ -188,7 +212,7 @@ func TestEngineStorageFull(t *testing.T) {
 	testenv.Need(t, "podman-rootless")
 	s := u.storageService(t, "256m")
 	s.podman(t, "import", "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "--change", `CMD ["bash"]`,
-		"/var/cache/hpr-harness/debian-bookworm-minbase.tar", base)
+		baseTar(t), base)
 	dir, cacheHome := u.dir(t), u.dir(t)
 	o := runAs{dir: dir, env: []string{"XDG_CACHE_HOME=" + cacheHome}}
 	u.write(t, filepath.Join(dir, "hpr.toml"), "name = \"full\"\n[image]\nbuild = \".\"\n")

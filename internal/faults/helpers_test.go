@@ -23,6 +23,12 @@ import (
 // base is the image every engine of the harness holds.
 const base = "debian:bookworm-slim"
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	removePrivateStore()
+	os.Exit(code)
+}
+
 // tester is the harness's non-root test user, whom the tests run hpr as.
 type tester struct {
 	uid, gid int

@@ -4,11 +4,15 @@ package faults
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,24 +28,131 @@ var gatedCmd = []string{"sh", "-c", `trap "exit 130" INT; trap "exit 143" TERM; 
 
 // privateRun is hpr run as the test user where only the podman binary can
 // give it an engine: no supplementary groups (the rootful engines'
-// sockets refuse it) and a runtime directory of its own, empty (no rootless
-// socket answers), so detection starts the user's private podman service
-// in XDG_RUNTIME_DIR/hpr.
+// sockets refuse it) and the private store's HOME and runtime directory
+// (no rootless socket answers there), so detection starts the user's
+// private podman service in XDG_RUNTIME_DIR/hpr.
 type privateRun struct {
-	u   tester
-	xdg string
+	u tester
+	privateStore
 }
 
 func newPrivateRun(t *testing.T, u tester) privateRun {
 	t.Helper()
-	testenv.Need(t, "podman-rootless") // the same user's store
-	xdg := u.dir(t)
-	if err := os.Chmod(xdg, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	p := privateRun{u: u, xdg: xdg}
+	testenv.Need(t, "podman-rootless") // rootless podman works for the user
+	p := privateRun{u: u, privateStore: u.privateStore(t)}
 	t.Cleanup(func() { p.stopLeft(t) })
 	return p
+}
+
+// privateStore is where the private-service tests' podman keeps its
+// containers: a HOME of the test user's own (with the user's
+// containers.conf and storage.conf, and the base image) and one runtime
+// directory. Not the store of the harness's rootless podman: a container
+// whose network namespace lives in a runtime directory that is gone makes
+// every `podman ps` of its store fail. Made once per test binary; TestMain
+// removes it, containers first, and only then its runtime directory.
+type privateStore struct {
+	home, xdg string
+}
+
+var errNoBaseTar = errors.New("HPR_BASE_TAR names no base image tarball (scripts/engines.sh's env file sets it)")
+
+// baseTar is the harness's tarball of the base image.
+func baseTar(t *testing.T) string {
+	t.Helper()
+	tar := os.Getenv("HPR_BASE_TAR")
+	if tar == "" {
+		t.Fatal(errNoBaseTar)
+	}
+	return tar
+}
+
+var (
+	privateOnce  sync.Once
+	privateMade  privateStore
+	privateErr   error
+	privateOwner tester
+)
+
+func (u tester) privateStore(t *testing.T) privateStore {
+	t.Helper()
+	privateOnce.Do(func() {
+		privateOwner = u
+		privateMade, privateErr = u.makePrivateStore()
+	})
+	if privateErr != nil {
+		t.Fatal(privateErr)
+	}
+	return privateMade
+}
+
+func (u tester) makePrivateStore() (privateStore, error) {
+	top, err := os.MkdirTemp("", "hprpriv")
+	if err != nil {
+		return privateStore{}, err
+	}
+	s := privateStore{home: filepath.Join(top, "home"), xdg: filepath.Join(top, "xdg")}
+	conf := filepath.Join(s.home, ".config", "containers")
+	for _, d := range []string{top, s.home, filepath.Join(s.home, ".config"), conf, s.xdg} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return s, err
+		}
+		if err := os.Chown(d, u.uid, u.gid); err != nil {
+			return s, err
+		}
+	}
+	os.Chmod(top, 0o755)
+	for _, f := range []string{"containers.conf", "storage.conf"} {
+		if data, err := os.ReadFile(filepath.Join(u.home, ".config", "containers", f)); err == nil {
+			if err := os.WriteFile(filepath.Join(conf, f), data, 0o644); err != nil {
+				return s, err
+			}
+		}
+	}
+	tar := os.Getenv("HPR_BASE_TAR")
+	if tar == "" {
+		return s, errNoBaseTar
+	}
+	if out, err := u.podmanIn(s, "import", "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "--change", `CMD ["bash"]`, tar, base); err != nil {
+		return s, fmt.Errorf("importing %s into the private store: %v\n%s", base, err, out)
+	}
+	return s, nil
+}
+
+// podmanIn runs the podman CLI as the test user on store s.
+func (u tester) podmanIn(s privateStore, args ...string) ([]byte, error) {
+	cmd := exec.Command("podman", args...)
+	cmd.Dir = "/"
+	cmd.Env = []string{"HOME=" + s.home, "USER=" + u.name, "PATH=/usr/local/bin:/usr/bin:/bin", "XDG_RUNTIME_DIR=" + s.xdg}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
+	return cmd.CombinedOutput()
+}
+
+// removePrivateStore removes the private store, if a test made it: its
+// containers and images (podman system reset, as the user, whose files
+// under subordinate ids only podman can remove), the pause process, and
+// then its directories.
+func removePrivateStore() {
+	s := privateMade
+	if s.home == "" {
+		return
+	}
+	u := privateOwner
+	if out, err := u.podmanIn(s, "system", "reset", "--force"); err != nil {
+		fmt.Fprintf(os.Stderr, "removing the private store %s: podman system reset: %v\n%s", s.home, err, out)
+		return // leave it rather than strand what podman could not remove
+	}
+	killPause(s.xdg)
+	os.RemoveAll(filepath.Dir(s.home))
+}
+
+// killPause kills the rootless pause process of runtime directory xdg.
+func killPause(xdg string) {
+	if data, err := os.ReadFile(filepath.Join(xdg, "libpod", "tmp", "pause.pid")); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 1 {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
 
 // start starts hpr run of gatedCmd in the project dir (a new one when
@@ -53,7 +164,7 @@ func (p privateRun) start(t *testing.T, dir string) (*hprRun, string) {
 		dir = p.u.dir(t)
 	}
 	os.Remove(filepath.Join(dir, "started"))
-	r := p.u.start(t, runAs{dir: dir, xdg: p.xdg, noGroups: true}, append([]string{"run", "--image", base, "--"}, gatedCmd...)...)
+	r := p.u.start(t, runAs{dir: dir, xdg: p.xdg, noGroups: true, env: []string{"HOME=" + p.home}}, append([]string{"run", "--image", base, "--"}, gatedCmd...)...)
 	r.awaitFile(t, "the container's command to run", 2*time.Minute, filepath.Join(dir, "started"))
 	return r, dir
 }
@@ -70,7 +181,10 @@ func (p privateRun) finish(t *testing.T, r *hprRun, dir string) {
 
 func (p privateRun) socket() string { return filepath.Join(p.xdg, "hpr", "podman.sock") }
 
-// services are the pids of the podman services on the private socket.
+// services are the pids of the podman services on the private socket. A
+// rootless podman re-executes itself in the user namespace and the first
+// process waits for the second: those two are one service, counted by the
+// outer process.
 func (p privateRun) services(t *testing.T) []int {
 	t.Helper()
 	uri := "unix://" + p.socket()
@@ -93,7 +207,31 @@ func (p privateRun) services(t *testing.T) []int {
 			pids = append(pids, pid)
 		}
 	}
-	return pids
+	var outer []int
+	for _, pid := range pids {
+		if !slices.Contains(pids, parent(pid)) {
+			outer = append(outer, pid)
+		}
+	}
+	return outer
+}
+
+// parent is pid's parent pid, 0 when it cannot be read.
+func parent(pid int) int {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 // one fails the test unless exactly one private service runs, and returns
@@ -111,7 +249,8 @@ func (p privateRun) one(t *testing.T, when string) int {
 func (p privateRun) none(t *testing.T, when string) {
 	t.Helper()
 	if pids := p.services(t); len(pids) > 0 {
-		t.Errorf("%s: the private podman service still runs (pids %v)", when, pids)
+		out, _ := exec.Command("ps", "-eo", "pid,ppid,pgid,stat,lstart,cmd").CombinedOutput()
+		t.Errorf("%s: the private podman service still runs (pids %v)\n%s", when, pids, out)
 	}
 	if _, err := runtime.Ping(context.Background(), "unix://"+p.socket()); err == nil {
 		t.Errorf("%s: something still answers on %s", when, p.socket())
@@ -119,16 +258,13 @@ func (p privateRun) none(t *testing.T, when string) {
 }
 
 // stopLeft stops what a failed test left running: the private service and
-// the rootless pause process of the test's runtime directory.
+// the rootless pause process of the store's runtime directory (its
+// containers go with the store).
 func (p privateRun) stopLeft(t *testing.T) {
 	for _, pid := range p.services(t) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
-	if data, err := os.ReadFile(filepath.Join(p.xdg, "libpod", "tmp", "pause.pid")); err == nil {
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 1 {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
+	killPause(p.xdg)
 }
 
 func zombie(pid int) bool {

@@ -160,8 +160,12 @@ func (p privateService) close() {
 func (p privateService) release() { p.lock.Close() }
 
 // stopService stops the service whose pid the pid file names, if that
-// process is a podman service on this socket (a stale pid file may name
-// another process by now), and waits a few seconds for it to go.
+// process's group still holds a podman service on this socket (a stale pid
+// file may name another process by now), and waits a few seconds for it
+// to go. It signals the whole process group hpr started the service in: a
+// rootless podman re-executes itself into its user namespace, so the
+// service is two processes, and a signal to the outer one alone was seen to
+// end it and leave the inner one serving.
 func (p privateService) stopService() {
 	data, err := os.ReadFile(p.pidFile())
 	if err != nil {
@@ -169,32 +173,63 @@ func (p privateService) stopService() {
 	}
 	defer os.Remove(p.pidFile())
 	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 0 || !isService(pid, p.uri()) {
+	if err != nil || pid <= 1 || !serviceGroup(pid, p.uri()) {
 		return
 	}
-	_ = syscall.Kill(pid, syscall.SIGTERM)
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if !isService(pid, p.uri()) {
+		if !serviceGroup(pid, p.uri()) {
 			_ = os.Remove(p.socket())
 			return
 		}
 	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	_ = os.Remove(p.socket())
 }
 
-// isService reports whether pid is a live `podman system service` on uri
-// (not a zombie).
+// serviceGroup reports whether process group pgid has a live (not zombie)
+// `podman system service` on uri.
+func serviceGroup(pgid int, uri string) bool {
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return false
+	}
+	for _, d := range procs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if g, ok := liveGroup(pid); ok && g == pgid && isService(pid, uri) {
+			return true
+		}
+	}
+	return false
+}
+
+// liveGroup is pid's process group, and whether pid is alive (not a zombie).
+func liveGroup(pid int) (int, bool) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	if i < 0 {
+		return 0, false
+	}
+	// After the command: state, ppid, pgrp, ...
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 3 || f[0] == "Z" {
+		return 0, false
+	}
+	pgrp, err := strconv.Atoi(f[2])
+	return pgrp, err == nil
+}
+
+// isService reports whether pid's command line is `podman system service`
+// on uri.
 func isService(pid int, uri string) bool {
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil {
-		return false
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	if i := strings.LastIndexByte(string(stat), ')'); i < 0 || strings.HasPrefix(strings.TrimSpace(string(stat[i+1:])), "Z") {
 		return false
 	}
 	args := strings.Split(string(cmdline), "\x00")

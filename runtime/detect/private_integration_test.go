@@ -71,7 +71,7 @@ func servicePid(t *testing.T, xdg string) int {
 func assertStopped(t *testing.T, xdg string, pid int) {
 	t.Helper()
 	uri := "unix://" + filepath.Join(xdg, "hpr", "podman.sock")
-	if isService(pid, uri) {
+	if serviceGroup(pid, uri) {
 		t.Errorf("the private service (pid %d) still runs", pid)
 	}
 	if _, err := runtime.Ping(context.Background(), uri); err == nil {
@@ -100,7 +100,7 @@ func TestPrivateServiceShared(t *testing.T) {
 		t.Errorf("two services for one user: %s (pid %d) and %s (pid %d)", a.About.Endpoint, pid, b.About.Endpoint, servicePid(t, xdg))
 	}
 	a.Close()
-	if _, err := runtime.Ping(ctx, b.About.Endpoint); err != nil || !isService(pid, b.About.Endpoint) {
+	if _, err := runtime.Ping(ctx, b.About.Endpoint); err != nil || !serviceGroup(pid, b.About.Endpoint) {
 		t.Errorf("the service stopped while the second user still had it: %v", err)
 	}
 	b.Close()
@@ -132,7 +132,7 @@ func TestPrivateServiceAfterKill(t *testing.T) {
 	pid := servicePid(t, xdg)
 	helper.Process.Kill()
 	helper.Wait()
-	if !isService(pid, strings.TrimSpace(strings.TrimPrefix(line, "ready "))) {
+	if !serviceGroup(pid, strings.TrimSpace(strings.TrimPrefix(line, "ready "))) {
 		t.Fatalf("the service (pid %d) did not outlive its SIGKILLed user: the test proves nothing", pid)
 	}
 
