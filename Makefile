@@ -5,7 +5,9 @@ GO      ?= go
 # client of its API, and excluding them keeps the binary under 25 MiB.
 # nethttpomithttp2 leaves out net/http's HTTP/2, which hpr never speaks:
 # engines answer HTTP/1.1 on their sockets (BENCHMARKS.md, measure 5).
-TAGS    := remote containers_image_openpgp exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper exclude_graphdriver_overlay exclude_graphdriver_zfs containers_image_docker_daemon_stub nethttpomithttp2
+# One list for the Makefile and the scripts: scripts/tags.
+TAGS    := $(shell cat scripts/tags)
+export TAGS
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 export CGO_ENABLED := 0
@@ -25,16 +27,16 @@ vet: ## go vet, gofmt
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 
 test: build ## engines checked (started first as root), unit tests, integration tests on every engine as the test user, fault tests as root
-	TAGS="$(TAGS)" scripts/test.sh
+	scripts/test.sh
 
 unit: ## unit tests only (no engines)
-	TAGS="$(TAGS)" scripts/test.sh unit
+	scripts/test.sh unit
 
 integration: build ## engines checked, then integration tests only (and the fault tests, as root)
-	TAGS="$(TAGS)" scripts/test.sh integration
+	scripts/test.sh integration
 
 bench: build ## benchmarks on the harness engines → BENCHMARKS.md
-	TAGS="$(TAGS)" scripts/bench.sh
+	scripts/bench.sh
 
 soak: build ## as root: thousands of hpr runs on every engine, what they leave behind → SOAK.md (minutes; not in make test)
 	scripts/soak.sh

@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-TAGS=${TAGS:-remote containers_image_openpgp exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper}
+TAGS=${TAGS:-$(cat scripts/tags)}
 export CGO_ENABLED=0
 OUT=${HPR_BENCH_OUT:-$ROOT/BENCHMARKS.md}
 

@@ -15,6 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CGO_ENABLED=0
+TAGS=${TAGS:-$(cat scripts/tags)}
 [ "$(id -u)" = 0 ] || { echo "soak: run as root (sudo make soak): it reads the daemons' /proc files; hpr runs as the test user" >&2; exit 1; }
 if [ -z "${HPR_TEST_ENGINES:-}" ] && [ -r /run/hpr-harness/env ]; then
   # shellcheck disable=SC1091
@@ -27,7 +28,7 @@ trap 'rm -rf "$tmp"' EXIT
 chmod 0755 "$tmp"
 # The test user runs this copy: the tree may be in a directory it cannot enter.
 cp bin/hpr "$tmp/hpr"
-go build -o "$tmp/soak" ./internal/soak
+go build -tags "$TAGS" -o "$tmp/soak" ./internal/soak
 "$tmp/soak" -hpr "$tmp/hpr" -engines "$HPR_TEST_ENGINES" -user "${HPR_TEST_USER:-hprtest}" \
   -runs "${HPR_SOAK_RUNS:-2000}" -signals "${HPR_SOAK_SIGNALS:-200}" -limit "${HPR_SOAK_LIMIT:-45m}" \
   ${HPR_SOAK_SEED:+-seed "$HPR_SOAK_SEED"} -repo-version "$(git describe --tags --always --dirty 2>/dev/null || echo dev)" \

@@ -38,7 +38,7 @@
 # hpr binary to test instead of bin/hpr (the integration tests run it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TAGS=${TAGS:-remote containers_image_openpgp exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper exclude_graphdriver_overlay exclude_graphdriver_zfs containers_image_docker_daemon_stub}
+TAGS=${TAGS:-$(cat scripts/tags)}
 export CGO_ENABLED=0
 what=${1:-all}
 case $what in all | unit | integration | root) ;; *)
