@@ -187,16 +187,7 @@ func (r *report) signalTable(p func(string, ...any)) {
 				hung++
 			}
 		}
-		var keys []int
-		for c := range codes {
-			keys = append(keys, c)
-		}
-		sort.Ints(keys)
-		var cells []string
-		for _, c := range keys {
-			cells = append(cells, fmt.Sprintf("%d ×%d", c, codes[c]))
-		}
-		p("| %s | %d | %s | %d | %d |", sig, n, strings.Join(cells, ", "), missed, hung)
+		p("| %s | %d | %s | %d | %d |", sig, n, codeCells(codes), missed, hung)
 	}
 	p("")
 	byPhase := map[string]int{}
@@ -208,6 +199,61 @@ func (r *report) signalTable(p func(string, ...any)) {
 		cells = append(cells, fmt.Sprintf("%s %d", ph.name, byPhase[ph.name]))
 	}
 	p("Phases drawn: %s.", strings.Join(cells, ", "))
+	p("")
+	r.phaseTable(p)
+}
+
+// phaseTable is the exit codes of the runs sent SIGINT, SIGTERM or SIGHUP,
+// by the phase they were sent at, and the runs whose code was not the
+// signal's (128+N), with their last line.
+func (r *report) phaseTable(p func(string, ...any)) {
+	p("Exit codes of the runs sent SIGINT, SIGTERM or SIGHUP, by phase (the contract: 128+N, as 130 for SIGINT; the command's own code when it had ended before the signal came):")
+	p("")
+	p("| phase | runs | 128+N | other exit codes |")
+	p("|---|---|---|---|")
+	var odd []signalledRun
+	for _, ph := range phases {
+		n, want := 0, 0
+		other := map[int]int{}
+		for _, s := range r.signalled {
+			if s.phase != ph.name || s.sig == syscall.SIGKILL {
+				continue
+			}
+			n++
+			if s.res.code == 128+int(s.sig) {
+				want++
+				continue
+			}
+			other[s.res.code]++
+			odd = append(odd, s)
+		}
+		p("| %s | %d | %d | %s |", ph.name, n, want, codeCells(other))
+	}
+	p("")
+	for i, s := range odd {
+		if i == 10 {
+			p("- … (%d more)", len(odd)-i)
+			break
+		}
+		p("- %s, %v at %s: exit %d, %q", s.mode, s.sig, s.phase, s.res.code, s.res.tail)
+	}
+	if len(odd) > 0 {
+		p("")
+	}
+}
+
+// codeCells is "code ×count, ..." in the order of the codes.
+func codeCells(codes map[int]int) string {
+	var keys []int
+	for c := range codes {
+		keys = append(keys, c)
+	}
+	sort.Ints(keys)
+	var cells []string
+	for _, c := range keys {
+		cells = append(cells, fmt.Sprintf("%d ×%d", c, codes[c]))
+	}
+	return strings.Join(cells, ", ")
 }
 
 func median(d []time.Duration) time.Duration {
