@@ -199,9 +199,7 @@ func startCompanions(ctx context.Context, s *streams, sess *session, cs []runtim
 	if len(cs) == 0 {
 		return nil, nil
 	}
-	labels := processLabels()
-	labels[runtime.LabelProject] = sess.proj.RealRoot
-	labels[runtime.LabelVersion] = version
+	labels := sess.resolver.Labels(sess.proj, processLabels())
 	network := runtime.NetworkSpec{Name: "hpr-" + sess.proj.Name + "-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36), Labels: labels}
 	return runtime.StartCompanions(ctx, sess.engine, runtime.CompanionOptions{Network: network, Companions: cs, Output: s.err})
 }
