@@ -2,11 +2,11 @@ package sshconn
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/hostpersist/hpr/internal/rundir"
 )
 
 // ControlPersist is how long hpr's ssh connection to a host stays open
@@ -24,39 +24,22 @@ const ControlPersist = 60 * time.Second
 // path may have on the systems ssh runs on.
 const maxControlDir = 104 - 1 - 40 - 17 - 1
 
-// controlDir is where hpr's ssh control sockets are: $XDG_RUNTIME_DIR/hpr/ssh,
-// else hpr-UID/ssh in the temporary directory. It is "" — no multiplexing,
-// every ssh logs in anew — when the directory cannot be made or cannot be
-// trusted: a socket there is handed the connection's traffic, so the
-// directory and its parent must be the user's own and writable by no one
-// else (in a shared /tmp another user could have made hpr-UID first).
+// controlDir is where hpr's ssh control sockets are: ssh in hpr's
+// directory for this user (rundir). It is "" — no multiplexing, every ssh
+// logs in anew — when the directory cannot be made or cannot be trusted: a
+// socket there is handed the connection's traffic.
 func controlDir() string {
-	base, hpr := os.Getenv("XDG_RUNTIME_DIR"), "hpr"
-	if base == "" {
-		base, hpr = os.TempDir(), fmt.Sprintf("hpr-%d", os.Getuid())
-	}
-	dir := filepath.Join(base, hpr, "ssh")
 	// ssh reads the option's value as a word of its configuration, with %
 	// as its escape.
-	if len(dir) > maxControlDir || strings.ContainsAny(dir, " \t\"'%\\") || os.MkdirAll(dir, 0o700) != nil {
+	dir := filepath.Join(rundir.Path(), "ssh")
+	if len(dir) > maxControlDir || strings.ContainsAny(dir, " \t\"'%\\") {
 		return ""
 	}
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if !private(d) {
-			return ""
-		}
+	dir, err := rundir.Make("ssh")
+	if err != nil {
+		return ""
 	}
 	return dir
-}
-
-// private reports whether d is a directory (not a symlink) of this user's
-// that no one else may write to.
-func private(d string) bool {
-	var st syscall.Stat_t
-	if err := syscall.Lstat(d, &st); err != nil {
-		return false
-	}
-	return st.Mode&syscall.S_IFMT == syscall.S_IFDIR && int(st.Uid) == os.Getuid() && st.Mode&0o022 == 0
 }
 
 // muxArgs are the options that make an ssh a session of the shared master
