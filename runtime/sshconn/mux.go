@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hostpersist/hpr/internal/rundir"
@@ -25,29 +26,39 @@ const ControlPersist = 60 * time.Second
 const maxControlDir = 104 - 1 - 40 - 17 - 1
 
 // controlDir is where hpr's ssh control sockets are: ssh in hpr's
-// directory for this user (rundir). It is "" — no multiplexing, every ssh
-// logs in anew — when the directory cannot be made or cannot be trusted: a
-// socket there is handed the connection's traffic.
-func controlDir() string {
+// directory for this user (rundir). An error says why there is none, and
+// every ssh then logs in anew: the directory cannot be made or cannot be
+// trusted (a socket there is handed the connection's traffic), or its path
+// cannot be a socket's or a word of ssh's configuration.
+func controlDir() (string, error) {
+	dir := filepath.Join(rundir.Path(), "ssh")
+	if len(dir) > maxControlDir {
+		return "", fmt.Errorf("%s is too long for a directory of ssh control sockets (%d bytes, at most %d)", dir, len(dir), maxControlDir)
+	}
 	// ssh reads the option's value as a word of its configuration, with %
 	// as its escape.
-	dir := filepath.Join(rundir.Path(), "ssh")
-	if len(dir) > maxControlDir || strings.ContainsAny(dir, " \t\"'%\\") {
-		return ""
+	if strings.ContainsAny(dir, " \t\"'%\\") {
+		return "", fmt.Errorf("%s cannot be ssh's ControlPath: it has a blank, a quote, %% or \\", dir)
 	}
-	dir, err := rundir.Make("ssh")
-	if err != nil {
-		return ""
-	}
-	return dir
+	return rundir.Make("ssh")
 }
+
+// control is controlDir, found once per process: every ssh hpr runs needs
+// it, and making and checking the directory for each would repeat the same
+// system calls for the same answer.
+var control = sync.OnceValues(controlDir)
 
 // muxArgs are the options that make an ssh a session of the shared master
 // connection (starting it when there is none), or none without a control
 // directory.
 func muxArgs() []string {
-	dir := controlDir()
-	if dir == "" {
+	return muxOptions(control())
+}
+
+// muxOptions are muxArgs for the control directory dir, or none when
+// finding it failed with err.
+func muxOptions(dir string, err error) []string {
+	if err != nil {
 		return nil
 	}
 	return []string{
