@@ -233,15 +233,8 @@ func (s *session) makeDir(ctx context.Context) error {
 
 // remapRanges reads the remap user's ranges from the host's files.
 func (s *session) remapRanges(ctx context.Context) (uids, gids []idmap.IDRange, err error) {
-	subuid, err := s.host.readFile(ctx, "/etc/subuid")
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading /etc/subuid: %w", err)
-	}
-	subgid, err := s.host.readFile(ctx, "/etc/subgid")
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading /etc/subgid: %w", err)
-	}
-	return remapRanges(subuid, subgid, "dockremap")
+	read := func(path string) ([]byte, error) { return s.host.readFile(ctx, path) }
+	return remapRangesFrom(read, "/etc/subuid", "/etc/subgid", "dockremap")
 }
 
 // target is the project a run checks: the options' project (with its
@@ -270,40 +263,40 @@ func target(opts Options, bin binary) (*project.Project, bool) {
 // user (dockremap by default) from subuid and subgid files, dropping
 // entries with no ids, which the parser accepts silently.
 func RemapRanges(subuid, subgid, name string) (uids, gids []idmap.IDRange, err error) {
-	u, err := os.ReadFile(subuid)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading the %s ranges: %w", name, err)
-	}
-	g, err := os.ReadFile(subgid)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading the %s ranges: %w", name, err)
-	}
-	return remapRanges(u, g, name)
+	return remapRangesFrom(os.ReadFile, subuid, subgid, name)
 }
 
-// remapRanges is RemapRanges from the files' contents.
-func remapRanges(subuid, subgid []byte, name string) (uids, gids []idmap.IDRange, err error) {
-	read := func(content []byte, file string) ([]idmap.IDRange, error) {
-		subs, err := user.ParseSubIDFilter(bytes.NewReader(content), func(s user.SubID) bool { return s.Name == name && s.Count > 0 && s.SubID > 0 })
-		if err != nil {
-			return nil, fmt.Errorf("reading the %s ranges of %s: %w", name, file, err)
-		}
-		var out []idmap.IDRange
-		for _, s := range subs {
-			out = append(out, idmap.IDRange{HostID: s.SubID, Count: s.Count})
-		}
-		if len(out) == 0 {
-			return nil, fmt.Errorf("%s has no ranges for %s", file, name)
-		}
-		return out, nil
-	}
-	if uids, err = read(subuid, "/etc/subuid"); err != nil {
+// remapRangesFrom is RemapRanges with the files read by read (on the
+// engine's host, for a remote engine). Its errors name the file they are
+// about.
+func remapRangesFrom(read func(path string) ([]byte, error), subuid, subgid, name string) (uids, gids []idmap.IDRange, err error) {
+	if uids, err = subRanges(read, subuid, name); err != nil {
 		return nil, nil, err
 	}
-	if gids, err = read(subgid, "/etc/subgid"); err != nil {
+	if gids, err = subRanges(read, subgid, name); err != nil {
 		return nil, nil, err
 	}
 	return uids, gids, nil
+}
+
+// subRanges reads name's ranges from the subordinate id file at path.
+func subRanges(read func(path string) ([]byte, error), path, name string) ([]idmap.IDRange, error) {
+	content, err := read(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the %s ranges of %s: %w", name, path, err)
+	}
+	subs, err := user.ParseSubIDFilter(bytes.NewReader(content), func(s user.SubID) bool { return s.Name == name && s.Count > 0 && s.SubID > 0 })
+	if err != nil {
+		return nil, fmt.Errorf("reading the %s ranges of %s: %w", name, path, err)
+	}
+	var out []idmap.IDRange
+	for _, s := range subs {
+		out = append(out, idmap.IDRange{HostID: s.SubID, Count: s.Count})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s has no ranges for %s", path, name)
+	}
+	return out, nil
 }
 
 // prepare makes sure the images and the volume exist, resolves the spec

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -143,6 +144,33 @@ func TestRemapRanges(t *testing.T) {
 	}
 	if _, _, err := RemapRanges("testdata/subuid", "testdata/subgid", "nobody"); err == nil {
 		t.Error("a user without ranges is not an error")
+	}
+}
+
+// An error about the ranges names the file it is about: the subgid file
+// when that is the one without ranges or unreadable.
+func TestRemapRangesNameTheFile(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	noRanges := writeTemp(t, "hprtest:100000:65536\n")
+	for _, tc := range []struct {
+		name, subuid, subgid, want string
+	}{
+		{"subuid unreadable", missing, "testdata/subgid", missing},
+		{"subgid unreadable", "testdata/subuid", missing, missing},
+		{"no ranges in subuid", noRanges, "testdata/subgid", noRanges},
+		{"no ranges in subgid", "testdata/subuid", noRanges, noRanges},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := RemapRanges(tc.subuid, tc.subgid, "dockremap")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("RemapRanges(%s, %s) = %v, want an error naming %s", tc.subuid, tc.subgid, err, tc.want)
+			}
+			for _, other := range []string{tc.subuid, tc.subgid} {
+				if other != tc.want && err != nil && strings.Contains(err.Error(), other) {
+					t.Errorf("error %q names %s too", err, other)
+				}
+			}
+		})
 	}
 }
 

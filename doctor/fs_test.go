@@ -6,22 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-func owner(t *testing.T, p string) (int, int) {
-	t.Helper()
-	fi, err := os.Lstat(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := fi.Sys().(*syscall.Stat_t)
-	return int(st.Uid), int(st.Gid)
-}
+	"github.com/hostpersist/hpr/internal/testenv"
+)
 
 func mkfile(t *testing.T, p string, mode os.FileMode) {
 	t.Helper()
@@ -53,7 +44,7 @@ func TestScanDir(t *testing.T) {
 	if err := os.Symlink("/etc/passwd", filepath.Join(root, "link")); err != nil {
 		t.Fatal(err)
 	}
-	uid, gid := owner(t, root)
+	uid, gid := testenv.Owner(t, root)
 
 	s, err := ScanDir(root, uid+1)
 	if err != nil {
@@ -104,7 +95,7 @@ func TestScanDirUnreadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Chmod(filepath.Join(root, "closed"), 0o755) })
-	uid, _ := owner(t, root)
+	uid, _ := testenv.Owner(t, root)
 
 	s, err := ScanDir(root, uid)
 	if err != nil {
@@ -140,8 +131,8 @@ func TestInside(t *testing.T) {
 	if err := os.Chtimes(filepath.Join(root, "mine"), old, old); err != nil {
 		t.Fatal(err)
 	}
-	me, myGID := owner(t, root)
-	passwdUID, _ := owner(t, "/etc/passwd")
+	me, myGID := testenv.Owner(t, root)
+	passwdUID, _ := testenv.Owner(t, "/etc/passwd")
 
 	// "mine" is the target's already; "gone" does not exist; "escape/passwd"
 	// leads out of the root.
@@ -176,7 +167,7 @@ func TestInside(t *testing.T) {
 		if err != nil || p == root || d.Name() == "escape" {
 			return err
 		}
-		if u, g := owner(t, p); u != uid || g != gid {
+		if u, g := testenv.Owner(t, p); u != uid || g != gid {
 			t.Errorf("%s owned by %d:%d, want %d:%d", p, u, g, uid, gid)
 		}
 		return nil
@@ -187,7 +178,7 @@ func TestInside(t *testing.T) {
 	if fi, _ := os.Lstat(filepath.Join(root, "d", "setuid")); fi.Mode() != 0o755|fs.ModeSetuid {
 		t.Errorf("d/setuid mode = %v, want the setuid bit kept", fi.Mode())
 	}
-	if u, _ := owner(t, "/etc/passwd"); u != passwdUID {
+	if u, _ := testenv.Owner(t, "/etc/passwd"); u != passwdUID {
 		t.Errorf("/etc/passwd owner changed to %d: a symlink was followed", u)
 	}
 }

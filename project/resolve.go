@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 
 	"github.com/hostpersist/hpr/idmap"
 	"github.com/hostpersist/hpr/runtime"
@@ -220,12 +221,25 @@ func (r *Resolver) volumes(ctx context.Context, p *Project) ([]runtime.VolumeMou
 		if v.Name == "" {
 			continue // anonymous: the engine makes it, and removes it with the container
 		}
-		labels := map[string]string{runtime.LabelProject: p.RealRoot, runtime.LabelVersion: cmp.Or(r.Version, "dev")}
-		if _, err := r.Engine.EnsureVolume(ctx, runtime.VolumeSpec{Name: v.Name, Labels: labels}); err != nil {
+		if _, err := r.Engine.EnsureVolume(ctx, runtime.VolumeSpec{Name: v.Name, Labels: r.Labels(p)}); err != nil {
 			return nil, fmt.Errorf("creating volume %s: %w", v.Name, err)
 		}
 	}
 	return out, nil
+}
+
+// Labels are the labels of what hpr makes for project p (its containers,
+// volumes and networks): extra's, in order, then the project's root and
+// hpr's version, which gc and the next run select by and no extra may
+// replace.
+func (r *Resolver) Labels(p *Project, extra ...map[string]string) map[string]string {
+	labels := map[string]string{}
+	for _, m := range extra {
+		maps.Copy(labels, m)
+	}
+	labels[runtime.LabelProject] = p.RealRoot
+	labels[runtime.LabelVersion] = cmp.Or(r.Version, "dev")
+	return labels
 }
 
 func randomSuffix() string {

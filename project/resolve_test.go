@@ -99,3 +99,28 @@ func TestResolveSpec(t *testing.T) {
 		})
 	}
 }
+
+// The labels of what hpr makes for a project: later maps win, and none
+// replaces the project's root or hpr's version, which gc selects by.
+func TestLabels(t *testing.T) {
+	p := &Project{RealRoot: "/real/p"}
+	for _, tc := range []struct {
+		name    string
+		version string
+		extra   []map[string]string
+		want    map[string]string
+	}{
+		{"none", "v1", nil, map[string]string{runtime.LabelProject: "/real/p", runtime.LabelVersion: "v1"}},
+		{"no version", "", nil, map[string]string{runtime.LabelProject: "/real/p", runtime.LabelVersion: "dev"}},
+		{"later wins, project and version kept", "v1",
+			[]map[string]string{{"a": "1", "b": "1"}, {"b": "2", runtime.LabelProject: "/elsewhere", runtime.LabelVersion: "v0"}},
+			map[string]string{"a": "1", "b": "2", runtime.LabelProject: "/real/p", runtime.LabelVersion: "v1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Resolver{Version: tc.version}
+			if diff := cmp.Diff(tc.want, r.Labels(p, tc.extra...)); diff != "" {
+				t.Errorf("Labels (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -1,7 +1,6 @@
 package project
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,13 +27,6 @@ func (r *Resolver) base(p *Project, req Request, planned runtime.Planned) runtim
 		}
 		return out
 	}
-	labels := maps.Clone(p.Run.Labels)
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	maps.Copy(labels, req.Labels)
-	labels[runtime.LabelProject] = p.RealRoot
-	labels[runtime.LabelVersion] = cmp.Or(r.Version, "dev")
 	cmd := p.Run.Command
 	if req.Cmd != nil {
 		cmd = req.Cmd
@@ -51,7 +43,7 @@ func (r *Resolver) base(p *Project, req Request, planned runtime.Planned) runtim
 		Cmd:        expand(cmd),
 		Env:        append(expand(p.Run.Env), req.Env...),
 		Ports:      append(append([]runtime.Port(nil), p.Run.Ports...), req.Ports...),
-		Labels:     labels,
+		Labels:     r.Labels(p, p.Run.Labels, req.Labels),
 		Plan:       planned.Plan,
 		Tmpfs:      tmpfs,
 		CapDrop:    p.Run.CapDrop,

@@ -63,11 +63,11 @@ type CompanionOptions struct {
 	Output io.Writer
 }
 
-// Companions are a run's started companions and its network.
+// Companions are a run's started companions and its network, which exists
+// as long as they do: StartCompanions makes the network first.
 type Companions struct {
 	e       Engine
 	network string
-	created bool // the network exists
 	ids     []string
 	outputs []<-chan error
 	out     *prefixer
@@ -82,17 +82,15 @@ type Companions struct {
 // order, each once what it must wait for holds. On an error, what was
 // started is removed again. Stop removes them all when the run ends.
 func StartCompanions(ctx context.Context, e Engine, o CompanionOptions) (*Companions, error) {
+	if err := e.CreateNetwork(ctx, o.Network); err != nil {
+		return nil, err
+	}
+	Trace(ctx, "network")
 	c := &Companions{e: e, network: o.Network.Name, out: &prefixer{w: o.Output}}
 	c.waits, c.stopWaits = context.WithCancel(context.WithoutCancel(ctx))
 	if o.Output == nil {
 		c.out.w = io.Discard
 	}
-	if err := e.CreateNetwork(ctx, o.Network); err != nil {
-		c.stopWaits()
-		return nil, err
-	}
-	c.created = true
-	Trace(ctx, "network")
 	for _, comp := range o.Companions {
 		if err := c.start(ctx, comp); err != nil {
 			c.Stop(ctx)
@@ -253,10 +251,8 @@ func (c *Companions) Stop(ctx context.Context) error {
 		}
 	}
 	c.out.flush()
-	if c.created {
-		if err := c.e.RemoveNetwork(ctx, c.network); err != nil && !errors.Is(err, ErrNotFound) {
-			errs = append(errs, err)
-		}
+	if err := c.e.RemoveNetwork(ctx, c.network); err != nil && !errors.Is(err, ErrNotFound) {
+		errs = append(errs, err)
 	}
 	Trace(ctx, "companions removed")
 	return errors.Join(errs...)

@@ -229,9 +229,7 @@ type waiter struct {
 	recheck <-chan time.Time
 	asked   int // Exited calls so far
 
-	killTimer <-chan time.Time
-	forwarded syscall.Signal // the first signal passed on, 0 if none
-	killed    bool           // hpr escalated to SIGKILL
+	signals *escalation
 }
 
 type waitResult struct {
@@ -243,6 +241,7 @@ type waitResult struct {
 func newWaiter(ctx context.Context, e Engine, id string, opts RunOptions, output <-chan error) *waiter {
 	wctx, stop := context.WithCancel(ctx)
 	w := &waiter{ctx: ctx, e: e, id: id, opts: opts, output: output, waited: make(chan waitResult, 1), stop: stop}
+	w.signals = newEscalation(opts.StopGrace, w.signal)
 	go func() {
 		c, err := e.Wait(wctx, id)
 		w.waited <- waitResult{c, err}
@@ -264,12 +263,11 @@ func (w *waiter) wait() (ending, error) {
 		case r := <-w.waited:
 			return w.waitAnswered(r)
 		case sig := <-w.opts.Signals:
-			if err := w.forward(sig); err != nil {
+			if err := w.signals.signal(sig); err != nil {
 				return ending{}, err
 			}
-		case <-w.killTimer:
-			w.killTimer = nil
-			w.kill()
+		case <-w.signals.deadline:
+			w.signals.expired()
 		case sz := <-w.opts.Resize:
 			_ = w.e.Resize(w.ctx, w.id, sz.Height, sz.Width)
 		case <-w.ctx.Done():
@@ -299,7 +297,7 @@ func (w *waiter) askExited() (ending, bool) {
 	// Published ports stay taken until the engine's cleanup (rootless
 	// Podman's rootlessport holds them): Run removes such a container.
 	leave := st.SelfRemoving && len(w.opts.Spec.Ports) == 0
-	return ending{code: w.exitCode(st.Code), leaveToEngine: leave}, true
+	return ending{code: w.signals.exitCode(st.Code), leaveToEngine: leave}, true
 }
 
 // waitAnswered ends the run with Wait's answer, once the output has
@@ -315,47 +313,22 @@ func (w *waiter) waitAnswered(r waitResult) (ending, error) {
 		case <-time.After(2 * time.Second):
 		}
 	}
-	return ending{code: w.exitCode(r.code)}, nil
+	return ending{code: w.signals.exitCode(r.code)}, nil
 }
 
-// forward passes a signal on to the container; a second one kills it.
-func (w *waiter) forward(sig os.Signal) error {
-	s, ok := sig.(syscall.Signal)
-	if !ok {
+// signal sends s to the container's main process; SIGKILL even when the
+// caller's context has ended.
+func (w *waiter) signal(s syscall.Signal) error {
+	if s == syscall.SIGKILL {
+		_ = w.e.Signal(context.WithoutCancel(w.ctx), w.id, int(s))
 		return nil
 	}
-	if w.forwarded != 0 {
-		// Stop waiting for the command to cooperate.
-		w.kill()
-		return nil
-	}
-	w.forwarded = s
 	// A container that has just exited answers "not found" or "conflict"
 	// (Podman's 409): Wait reports its end.
 	if err := w.e.Signal(w.ctx, w.id, int(s)); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
 		return fmt.Errorf("forwarding %v to container: %w", s, err)
 	}
-	grace := w.opts.StopGrace
-	if grace == 0 {
-		grace = 10 * time.Second
-	}
-	w.killTimer = time.After(grace)
 	return nil
-}
-
-// kill sends SIGKILL, even when the caller's context has ended.
-func (w *waiter) kill() {
-	w.killed = true
-	_ = w.e.Signal(context.WithoutCancel(w.ctx), w.id, int(syscall.SIGKILL))
-}
-
-// exitCode is the code to report for the container's exit status c: after
-// hpr killed it, the signal the user sent, not hpr's SIGKILL.
-func (w *waiter) exitCode(c int) int {
-	if w.killed {
-		return 128 + int(w.forwarded)
-	}
-	return c
 }
 
 func errWriter(s Streams) io.Writer {

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -30,6 +33,9 @@ type fakeEngine struct {
 	// outputUntilSignal keeps the output open until a signal comes.
 	outputUntilSignal bool
 	done              chan error
+	// killed, when not nil, is closed by a SIGKILL: Wait, and Exec's
+	// command, then answer 137 (a command that ignores other signals).
+	killed chan struct{}
 
 	mu      sync.Mutex
 	calls   []string
@@ -85,12 +91,37 @@ func (f *fakeEngine) Wait(ctx context.Context, _ string) (int, error) {
 		}
 		return f.waitCode, nil
 	}
+	return f.untilEnd(ctx)
+}
+
+// untilEnd is how the fake's container or exec'd command ends: with
+// waitCode after waitDelay, or killed.
+func (f *fakeEngine) untilEnd(ctx context.Context) (int, error) {
 	select {
 	case <-time.After(f.waitDelay):
 		return f.waitCode, nil
+	case <-f.killed:
+		return 128 + int(syscall.SIGKILL), nil
 	case <-ctx.Done():
 		return -1, ctx.Err()
 	}
+}
+
+// Exec plays the exec'd command, or passes a signal on to it when spec is
+// the exec that signals the command's processes.
+func (f *fakeEngine) Exec(ctx context.Context, id string, spec ExecSpec) (int, error) {
+	if len(spec.Cmd) == 6 && spec.Cmd[2] == killMarked {
+		n, err := strconv.Atoi(spec.Cmd[4])
+		if err != nil {
+			return 0, err
+		}
+		return 0, f.Signal(ctx, id, n)
+	}
+	f.record("exec")
+	if !slices.ContainsFunc(spec.Env, func(v string) bool { return strings.HasPrefix(v, execMarker+"=") }) {
+		return 0, errors.New("the command is not marked: signals cannot reach it")
+	}
+	return f.untilEnd(ctx)
 }
 
 func (f *fakeEngine) Exited(context.Context, string) (ExitState, error) {
@@ -117,6 +148,9 @@ func (f *fakeEngine) Signal(_ context.Context, _ string, sig int) error {
 	f.signals = append(f.signals, sig)
 	if f.outputUntilSignal && len(f.signals) == 1 {
 		close(f.done)
+	}
+	if sig == int(syscall.SIGKILL) && f.killed != nil && !slices.Contains(f.signals[:len(f.signals)-1], sig) {
+		close(f.killed)
 	}
 	return nil
 }
@@ -210,6 +244,67 @@ func TestRunAfterSignal(t *testing.T) {
 				t.Errorf("calls %v, signals %v; want SIGTERM passed on and %d Remove", f.calls, f.signals, tc.wantRemove)
 			}
 		})
+	}
+}
+
+// signalsSent returns the signals sent, once there are n or ctx has ended.
+func (f *fakeEngine) signalsSent(ctx context.Context, n int) []int {
+	for {
+		f.mu.Lock()
+		got := slices.Clone(f.signals)
+		f.mu.Unlock()
+		if len(got) >= n || ctx.Err() != nil {
+			return got
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A command that ignores the signal passed on is killed after the grace, or
+// at a second signal, and its end is reported as the first signal's: one
+// rule for Run's container and Exec's command.
+func TestSignalEscalates(t *testing.T) {
+	runs := []struct {
+		name string
+		run  func(context.Context, Engine, <-chan os.Signal, time.Duration) (int, error)
+	}{
+		{"run", func(ctx context.Context, e Engine, sigs <-chan os.Signal, grace time.Duration) (int, error) {
+			return Run(ctx, e, RunOptions{Spec: ContainerSpec{Image: "x"}, Signals: sigs, StopGrace: grace})
+		}},
+		{"exec", func(ctx context.Context, e Engine, sigs <-chan os.Signal, grace time.Duration) (int, error) {
+			return Exec(ctx, e, "c1", ExecOptions{Spec: ExecSpec{Cmd: []string{"x"}}, Signals: sigs, StopGrace: grace})
+		}},
+	}
+	for _, r := range runs {
+		for _, tc := range []struct {
+			name  string
+			sigs  []os.Signal
+			grace time.Duration
+		}{
+			{"after the grace", []os.Signal{syscall.SIGTERM}, 50 * time.Millisecond},
+			{"at a second signal", []os.Signal{syscall.SIGTERM, syscall.SIGINT}, time.Hour},
+		} {
+			t.Run(r.name+"/"+tc.name, func(t *testing.T) {
+				f := &fakeEngine{exits: []ExitState{{}}, waitDelay: time.Hour, killed: make(chan struct{})}
+				sigs := make(chan os.Signal, len(tc.sigs))
+				for _, s := range tc.sigs {
+					sigs <- s
+				}
+				// A run that does not kill waits for the deadline.
+				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+				defer cancel()
+				code, err := r.run(ctx, f, sigs, tc.grace)
+				if err != nil || code != 128+int(syscall.SIGTERM) {
+					t.Fatalf("= %d, %v; want %d, the first signal's", code, err, 128+int(syscall.SIGTERM))
+				}
+				// Exec sends each signal beside its loop: in either order,
+				// and SIGTERM possibly after the command has ended.
+				want := []int{int(syscall.SIGKILL), int(syscall.SIGTERM)}
+				if got := f.signalsSent(ctx, len(want)); !slices.Equal(slices.Sorted(slices.Values(got)), want) {
+					t.Errorf("signals sent %v, want SIGTERM passed on and SIGKILL", got)
+				}
+			})
+		}
 	}
 }
 

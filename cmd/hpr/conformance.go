@@ -89,7 +89,7 @@ func runConformance(cmd *cobra.Command, s *streams, o conformanceOptions) error 
 	if err != nil {
 		return withCode(exitNotTested, err)
 	}
-	t, err := newComposeTarget(o.image, o.compose)
+	t, err := newConformanceTarget(o.image, o.compose)
 	if err != nil {
 		return withCode(exitNotTested, err)
 	}
@@ -185,12 +185,9 @@ type conformanceTarget struct {
 	about string
 }
 
-func newConformanceTarget(image string) (conformanceTarget, error) {
-	return newComposeTarget(image, composeFlags{})
-}
-
-// newComposeTarget is newConformanceTarget with --service and --allow.
-func newComposeTarget(image string, c composeFlags) (conformanceTarget, error) {
+// newConformanceTarget finds the target from the working directory, with
+// --image and the compose flags (--service, --allow) as hpr run reads them.
+func newConformanceTarget(image string, c composeFlags) (conformanceTarget, error) {
 	t := conformanceTarget{opts: conformance.Options{Image: image}}
 	host, err := idmap.CurrentHost()
 	if err != nil {

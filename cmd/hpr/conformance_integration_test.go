@@ -54,7 +54,7 @@ func TestConformanceEveryEngine(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	start := time.Now()
-	code, out, errOut := hprEnv(t, t.TempDir(), []string{"TMPDIR=" + tmp}, nil, args...)
+	code, out, errOut := testenv.Hpr(t, t.TempDir(), []string{"TMPDIR=" + tmp}, nil, args...)
 	wall := time.Since(start)
 	rep := decodeReport(t, out)
 	for _, e := range rep.Engines {
@@ -146,7 +146,7 @@ func TestConformanceProjectRunAsRoot(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	// From a subdirectory: the project is found walking up.
-	code, out, errOut := hprEnv(t, filepath.Join(dir, "sub"), []string{"TMPDIR=" + tmp}, nil, "conformance", "--json", "--engine", endpoint)
+	code, out, errOut := testenv.Hpr(t, filepath.Join(dir, "sub"), []string{"TMPDIR=" + tmp}, nil, "conformance", "--json", "--engine", endpoint)
 	if code != 1 {
 		t.Errorf("exit %d, want 1 (stderr %q)\n%s", code, errOut, out)
 	}
@@ -175,7 +175,7 @@ func TestConformanceProjectRunAsRoot(t *testing.T) {
 	assertEmpty(t, tmp)
 
 	// The table says the same, for a person.
-	code, out, _ = hprEnv(t, dir, []string{"TMPDIR=" + t.TempDir()}, nil, "conformance", "--engine", endpoint)
+	code, out, _ = testenv.Hpr(t, dir, []string{"TMPDIR=" + t.TempDir()}, nil, "conformance", "--engine", endpoint)
 	if code != 1 || !strings.Contains(out, "FAIL") || !strings.Contains(out, `[run] user = "root"`) {
 		t.Errorf("table: exit %d\n%s", code, out)
 	}
@@ -190,7 +190,7 @@ func TestConformanceImage(t *testing.T) {
 		args = append(args, "--engine", e.Endpoint)
 	}
 	tmp := t.TempDir()
-	code, out, errOut := hprEnv(t, t.TempDir(), []string{"TMPDIR=" + tmp}, nil, args...)
+	code, out, errOut := testenv.Hpr(t, t.TempDir(), []string{"TMPDIR=" + tmp}, nil, args...)
 	rep := decodeReport(t, out)
 	for _, e := range rep.Engines {
 		if e.Image != "debian:bookworm-slim" {

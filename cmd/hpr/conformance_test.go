@@ -64,7 +64,7 @@ func TestConformanceTarget(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Chdir(sub)
-			got, err := newConformanceTarget(c.image)
+			got, err := newConformanceTarget(c.image, composeFlags{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +88,7 @@ func TestConformanceBadProject(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(dir)
-	if _, err := newConformanceTarget(""); err == nil {
+	if _, err := newConformanceTarget("", composeFlags{}); err == nil {
 		t.Error("a bad hpr.toml is not an error")
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -174,10 +173,10 @@ func TestDoctorFixesRootAndSubuidFiles(t *testing.T) {
 		t.Fatalf("the test user's subordinate ranges do not cover 1500: %+v", host)
 	}
 	dir, mine := doctorTree(t, rootful, rootless)
-	if uid, _ := ownerOfDoctor(t, filepath.Join(dir, "_site", "index.html")); uid != 0 {
+	if uid, _ := testenv.Owner(t, filepath.Join(dir, "_site", "index.html")); uid != 0 {
 		t.Fatalf("_site/index.html owned by %d, want root", uid)
 	}
-	if uid, _ := ownerOfDoctor(t, filepath.Join(dir, "sub", "out", "f")); uid != subUID {
+	if uid, _ := testenv.Owner(t, filepath.Join(dir, "sub", "out", "f")); uid != subUID {
 		t.Fatalf("sub/out/f owned by %d, want %d", uid, subUID)
 	}
 
@@ -212,7 +211,7 @@ func TestDoctorFixesRootAndSubuidFiles(t *testing.T) {
 			t.Errorf("%s was yours and changed: mode %v → %v, mtime %v → %v", p, m.mode, got.mode, m.mtime, got.mtime)
 		}
 	}
-	if uid, _ := ownerOfDoctor(t, "/etc/shadow"); uid != 0 {
+	if uid, _ := testenv.Owner(t, "/etc/shadow"); uid != 0 {
 		t.Errorf("/etc/shadow owned by %d: the symlink _site/link was followed", uid)
 	}
 	if code, out, _ := hpr(t, dir, nil, "doctor"); code != 0 || !strings.Contains(out, "owned by you") {
@@ -247,7 +246,7 @@ func TestDoctorRootlessOnly(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if uid, gid := ownerOfDoctor(t, p); uid != os.Getuid() || gid != os.Getgid() {
+		if uid, gid := testenv.Owner(t, p); uid != os.Getuid() || gid != os.Getgid() {
 			t.Errorf("%s owned by %d:%d after the rootless fix", p, uid, gid)
 		}
 		return nil
@@ -255,19 +254,9 @@ func TestDoctorRootlessOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if uid, _ := ownerOfDoctor(t, filepath.Join(dir, "_site")); uid != 0 {
+	if uid, _ := testenv.Owner(t, filepath.Join(dir, "_site")); uid != 0 {
 		t.Errorf("_site owned by %d: rootless Docker cannot have changed it", uid)
 	}
-}
-
-func ownerOfDoctor(t *testing.T, p string) (int, int) {
-	t.Helper()
-	fi, err := os.Lstat(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := fi.Sys().(*syscall.Stat_t)
-	return int(st.Uid), int(st.Gid)
 }
 
 // doctorNoContainers fails when a container of the project is left on e.

@@ -92,7 +92,7 @@ func TestEngineFromCLIConfig(t *testing.T) {
 	run := func(t *testing.T, env []string, args ...string) string {
 		t.Helper()
 		args = append([]string{"run"}, append(args, "--image", "debian:bookworm-slim", "--", "sh", "-c", "cat /proc/net/route /proc/self/uid_map")...)
-		code, out, errOut := hprEnv(t, t.TempDir(), env, nil, args...)
+		code, out, errOut := testenv.Hpr(t, t.TempDir(), env, nil, args...)
 		if code != 0 {
 			t.Fatalf("hpr %q: exit %d, stderr %q", args, code, errOut)
 		}
@@ -132,7 +132,7 @@ func TestEngineFromCLIConfig(t *testing.T) {
 	})
 	t.Run("context naming a missing socket", func(t *testing.T) {
 		env := userConfig(t, "gone", map[string]string{"gone": "unix://" + filepath.Join(t.TempDir(), "docker.sock")}, "", nil)
-		code, _, errOut := hprEnv(t, t.TempDir(), env, nil, "run", "--image", "debian:bookworm-slim", "--", "true")
+		code, _, errOut := testenv.Hpr(t, t.TempDir(), env, nil, "run", "--image", "debian:bookworm-slim", "--", "true")
 		if code != 125 || !strings.Contains(errOut, "meta.json") || !strings.Contains(errOut, "no such socket") || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
 			t.Errorf("exit %d, stderr %q; want 125 and one line naming the context's meta.json and the missing socket", code, errOut)
 		}
@@ -144,7 +144,7 @@ func TestEngineFromCLIConfig(t *testing.T) {
 func engineSource(t *testing.T, env []string, endpoint, source string, metaFile bool, args ...string) {
 	t.Helper()
 	args = append([]string{"engines", "--json"}, args...)
-	code, out, errOut := hprEnv(t, t.TempDir(), env, nil, args...)
+	code, out, errOut := testenv.Hpr(t, t.TempDir(), env, nil, args...)
 	if code != 0 {
 		t.Fatalf("hpr %q: exit %d, stderr %q", args, code, errOut)
 	}
@@ -180,14 +180,14 @@ func TestEnginesOverSSH(t *testing.T) {
 	rootless := testenv.Need(t, idmap.PodmanRootless).Endpoint
 	testenv.Need(t, idmap.DockerRootful)
 	dockerURI, podmanURI := s.URI(""), s.URI(strings.TrimPrefix(rootless, "unix://"))
-	if id := asLocal(t, s, "id -u"); id.code != 0 || strings.TrimSpace(id.stdout) == "" || strings.TrimSpace(id.stdout) == strings.TrimSpace(os.Getenv("HPR_TEST_UID")) {
-		t.Fatalf("not running as another user over ssh: id %q, exit %d, %q", id.stdout, id.code, id.stderr)
+	if id := asLocal(t, s, "id -u"); id.Code != 0 || strings.TrimSpace(id.Stdout) == "" || strings.TrimSpace(id.Stdout) == strings.TrimSpace(os.Getenv("HPR_TEST_UID")) {
+		t.Fatalf("not running as another user over ssh: id %q, exit %d, %q", id.Stdout, id.Code, id.Stderr)
 	}
 	r := asLocal(t, s, strings.Join([]string{testenv.Bin(t), "engines", "--json", "--engine", dockerURI, "--engine", podmanURI}, " "))
-	if r.code != 0 {
-		t.Fatalf("hpr engines as %s over ssh: exit %d: %s\n%s", s.LocalUser, r.code, r.stderr, r.stdout)
+	if r.Code != 0 {
+		t.Fatalf("hpr engines as %s over ssh: exit %d: %s\n%s", s.LocalUser, r.Code, r.Stderr, r.Stdout)
 	}
-	out := r.stdout
+	out := r.Stdout
 	var got struct {
 		Engines []struct {
 			Endpoint string     `json:"endpoint"`

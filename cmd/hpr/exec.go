@@ -80,8 +80,17 @@ func runExec(ctx context.Context, s *streams, o sessionOptions, args []string) e
 		}
 		defer restore()
 	}
-	code, err := execForwarding(ctx, sess.engine, c.ID, runtime.ExecSpec{
-		Cmd: args, WorkingDir: workdir, User: c.Labels[runtime.LabelUser], Streams: streams,
+	// Pass signals on to the command instead of leaving it running when hpr
+	// ends; runtime.Exec escalates to SIGKILL as hpr run does.
+	sigs, stop := passedOn()
+	defer stop()
+	// The exec ends when its command does: the signals, not the command's
+	// context, stop it.
+	code, err := runtime.Exec(context.WithoutCancel(ctx), sess.engine, c.ID, runtime.ExecOptions{
+		Spec: runtime.ExecSpec{
+			Cmd: args, WorkingDir: workdir, User: c.Labels[runtime.LabelUser], Streams: streams,
+		},
+		Signals: sigs,
 	})
 	if err != nil {
 		return fmt.Errorf("exec in %s: %w", c.Name, err)

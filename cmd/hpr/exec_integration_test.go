@@ -41,19 +41,19 @@ func TestExecAndTwoRuns(t *testing.T) {
 		// Two more runs of the same project at once, while the first runs.
 		bin := testenv.Bin(t)
 		var wg sync.WaitGroup
-		runs := make([]ran, 2)
+		runs := make([]testenv.Ran, 2)
 		errs := make([]error, 2)
 		for i := range runs {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				runs[i], errs[i] = runHpr(bin, dir, nil, nil, "run", "--engine", te.Endpoint, "--", "true")
+				runs[i], errs[i] = testenv.RunHpr(bin, dir, nil, nil, "run", "--engine", te.Endpoint, "--", "true")
 			}()
 		}
 		wg.Wait()
 		for i, r := range runs {
-			if errs[i] != nil || r.code != 0 {
-				t.Errorf("concurrent run %d of one project: exit %d, %v, stderr %q; want 0", i, r.code, errs[i], r.stderr)
+			if errs[i] != nil || r.Code != 0 {
+				t.Errorf("concurrent run %d of one project: exit %d, %v, stderr %q; want 0", i, r.Code, errs[i], r.Stderr)
 			}
 		}
 

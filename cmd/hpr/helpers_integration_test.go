@@ -3,7 +3,6 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,49 +25,10 @@ import (
 // base is the image every engine of the harness holds.
 const base = "debian:bookworm-slim"
 
-// ran is how one hpr command ended.
-type ran struct {
-	code           int
-	stdout, stderr string
-}
-
-// runHpr runs the hpr binary bin in dir with extra environment env and
-// returns how it ended; an error means it could not be run at all. Safe in
-// goroutines, unlike hpr.
-func runHpr(bin, dir string, env []string, stdin io.Reader, args ...string) (ran, error) {
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Stdin = stdin
-	if env != nil {
-		cmd.Env = append(os.Environ(), env...)
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ran{ee.ExitCode(), out.String(), errb.String()}, nil
-	}
-	if err != nil {
-		return ran{}, fmt.Errorf("running hpr %q: %w", args, err)
-	}
-	return ran{0, out.String(), errb.String()}, nil
-}
-
 // hpr runs the binary under test in dir and returns its exit code and output.
 func hpr(t *testing.T, dir string, stdin io.Reader, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	return hprEnv(t, dir, nil, stdin, args...)
-}
-
-// hprEnv is hpr with extra environment variables.
-func hprEnv(t *testing.T, dir string, env []string, stdin io.Reader, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	r, err := runHpr(testenv.Bin(t), dir, env, stdin, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r.code, r.stdout, r.stderr
+	return testenv.Hpr(t, dir, nil, stdin, args...)
 }
 
 // proc is an hpr process the test started and talks to while it runs.
@@ -292,19 +252,9 @@ func walkStat(root string, f func(p string, fi fs.FileInfo, st *syscall.Stat_t) 
 	})
 }
 
-func ownerOf(t *testing.T, path string) (int, int) {
-	t.Helper()
-	fi, err := os.Lstat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := fi.Sys().(*syscall.Stat_t)
-	return int(st.Uid), int(st.Gid)
-}
-
 func wantMine(t *testing.T, path string) {
 	t.Helper()
-	if uid, gid := ownerOf(t, path); uid != os.Getuid() || gid != os.Getgid() {
+	if uid, gid := testenv.Owner(t, path); uid != os.Getuid() || gid != os.Getgid() {
 		t.Errorf("%s owned by %d:%d, want %d:%d", path, uid, gid, os.Getuid(), os.Getgid())
 	}
 }

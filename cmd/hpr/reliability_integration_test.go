@@ -125,12 +125,12 @@ func TestConcurrentRuns(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					r, err := runHpr(bin, dirs[i], nil, nil, "run", "--engine", te.Endpoint, "--image", base, "--", "sh", "-c", fmt.Sprintf("echo %d > out", i))
+					r, err := testenv.RunHpr(bin, dirs[i], nil, nil, "run", "--engine", te.Endpoint, "--image", base, "--", "sh", "-c", fmt.Sprintf("echo %d > out", i))
 					switch {
 					case err != nil:
 						errs[i] = fmt.Sprintf("run %d: %v", i, err)
-					case r.code != 0:
-						errs[i] = fmt.Sprintf("run %d: exit %d: %s", i, r.code, r.stderr)
+					case r.Code != 0:
+						errs[i] = fmt.Sprintf("run %d: exit %d: %s", i, r.Code, r.Stderr)
 					}
 				}()
 			}

@@ -20,18 +20,18 @@ import (
 // asLocal runs script in the login shell of the harness's second local
 // user (another uid, no engines of its own), logged in with the test
 // user's key, and returns how it ended.
-func asLocal(t *testing.T, s testenv.SSH, script string) ran {
+func asLocal(t *testing.T, s testenv.SSH, script string) testenv.Ran {
 	t.Helper()
 	cmd := exec.Command("ssh", "-o", "BatchMode=yes", "-i", s.TestKey, "-p", s.Port, "-l", s.LocalUser, "--", s.Host, script)
 	out, err := cmd.Output()
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
-		return ran{ee.ExitCode(), string(out), string(ee.Stderr)}
+		return testenv.Ran{Code: ee.ExitCode(), Stdout: string(out), Stderr: string(ee.Stderr)}
 	case err != nil:
 		t.Fatalf("ssh as %s: %v", s.LocalUser, err)
 	}
-	return ran{0, string(out), ""}
+	return testenv.Ran{Stdout: string(out)}
 }
 
 // localProject makes a project directory of the local user's, removed when
@@ -39,9 +39,9 @@ func asLocal(t *testing.T, s testenv.SSH, script string) ran {
 func localProject(t *testing.T, s testenv.SSH) string {
 	t.Helper()
 	r := asLocal(t, s, "mktemp -d")
-	dir := strings.TrimSpace(r.stdout)
-	if r.code != 0 || !filepath.IsAbs(dir) {
-		t.Fatalf("mktemp -d as %s: exit %d, %q %q", s.LocalUser, r.code, r.stdout, r.stderr)
+	dir := strings.TrimSpace(r.Stdout)
+	if r.Code != 0 || !filepath.IsAbs(dir) {
+		t.Fatalf("mktemp -d as %s: exit %d, %q %q", s.LocalUser, r.Code, r.Stdout, r.Stderr)
 	}
 	t.Cleanup(func() { asLocal(t, s, "rm -rf "+sshconn.Quote(dir)) })
 	return dir
@@ -50,13 +50,13 @@ func localProject(t *testing.T, s testenv.SSH) string {
 // writeAsLocal writes content to path as the local user.
 func writeAsLocal(t *testing.T, s testenv.SSH, path, content string) {
 	t.Helper()
-	if r := asLocal(t, s, "mkdir -p "+sshconn.Quote(filepath.Dir(path))+" && printf '%s' "+sshconn.Quote(content)+" > "+sshconn.Quote(path)); r.code != 0 {
-		t.Fatalf("writing %s as %s: %q", path, s.LocalUser, r.stderr)
+	if r := asLocal(t, s, "mkdir -p "+sshconn.Quote(filepath.Dir(path))+" && printf '%s' "+sshconn.Quote(content)+" > "+sshconn.Quote(path)); r.Code != 0 {
+		t.Fatalf("writing %s as %s: %q", path, s.LocalUser, r.Stderr)
 	}
 }
 
 // hprAsLocal runs hpr as the local user in dir, stdin closed.
-func hprAsLocal(t *testing.T, s testenv.SSH, dir string, args ...string) ran {
+func hprAsLocal(t *testing.T, s testenv.SSH, dir string, args ...string) testenv.Ran {
 	t.Helper()
 	words := []string{"cd", sshconn.Quote(dir), "&&", sshconn.Quote(testenv.Bin(t))}
 	for _, a := range args {
@@ -114,16 +114,16 @@ func TestRemoteRun(t *testing.T) {
 			writeAsLocal(t, s, local+"/sub/.keep", "")
 			r := hprAsLocal(t, s, local+"/sub", "run", "--engine", uri, "--remote-root", remote, "--",
 				"sh", "-c", "pwd; id -un; touch f; mkdir -p d/e; echo x > d/e/g; touch /app/top")
-			if r.code != 0 {
-				t.Fatalf("hpr run as %s over ssh: exit %d, stderr %q", s.LocalUser, r.code, r.stderr)
+			if r.Code != 0 {
+				t.Fatalf("hpr run as %s over ssh: exit %d, stderr %q", s.LocalUser, r.Code, r.Stderr)
 			}
-			if lines := strings.Fields(r.stdout); len(lines) != 2 || lines[0] != "/app/sub" || lines[1] != s.User {
-				t.Errorf("working directory and user %q, want /app/sub and %s (the remote root's owner)", r.stdout, s.User)
+			if lines := strings.Fields(r.Stdout); len(lines) != 2 || lines[0] != "/app/sub" || lines[1] != s.User {
+				t.Errorf("working directory and user %q, want /app/sub and %s (the remote root's owner)", r.Stdout, s.User)
 			}
 			sub := filepath.Join(remote, "sub")
 			ownedByMe(t, filepath.Join(sub, "f"), filepath.Join(sub, "d"), filepath.Join(sub, "d", "e"), filepath.Join(sub, "d", "e", "g"), filepath.Join(remote, "top"))
-			if ls := asLocal(t, s, "cd "+sshconn.Quote(local)+" && find . -mindepth 1 | sort"); ls.stdout != "./hpr.toml\n./sub\n./sub/.keep\n" {
-				t.Errorf("the local project changed: %q", ls.stdout)
+			if ls := asLocal(t, s, "cd "+sshconn.Quote(local)+" && find . -mindepth 1 | sort"); ls.Stdout != "./hpr.toml\n./sub\n./sub/.keep\n" {
+				t.Errorf("the local project changed: %q", ls.Stdout)
 			}
 		})
 	}
@@ -149,16 +149,16 @@ func TestRemoteRootFromProjectFile(t *testing.T) {
 		}
 	}
 	write(toml)
-	if r := hprAsLocal(t, s, local, "run", "--engine", uri, "--", "touch", "made-here"); r.code != 0 {
-		t.Fatalf("hpr run with remote_root: exit %d, stderr %q", r.code, r.stderr)
+	if r := hprAsLocal(t, s, local, "run", "--engine", uri, "--", "touch", "made-here"); r.Code != 0 {
+		t.Fatalf("hpr run with remote_root: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	ownedByMe(t, filepath.Join(remote, "made-here"))
 
 	write(toml + "# changed there\n")
 	r := hprAsLocal(t, s, local, "run", "--engine", uri, "--", "touch", "not-made")
-	msg := strings.TrimSpace(r.stderr)
-	if r.code != 125 || strings.Contains(msg, "\n") || !strings.Contains(msg, "hpr.toml:2:") || !strings.Contains(msg, "not a copy of this project") {
-		t.Errorf("exit %d, stderr %q; want 125 and one line naming hpr.toml:2 and saying the directory is not a copy of the project", r.code, r.stderr)
+	msg := strings.TrimSpace(r.Stderr)
+	if r.Code != 125 || strings.Contains(msg, "\n") || !strings.Contains(msg, "hpr.toml:2:") || !strings.Contains(msg, "not a copy of this project") {
+		t.Errorf("exit %d, stderr %q; want 125 and one line naming hpr.toml:2 and saying the directory is not a copy of the project", r.Code, r.Stderr)
 	}
 	if _, err := os.Stat(filepath.Join(remote, "not-made")); err == nil {
 		t.Error("the command ran in a directory that is not a copy of the project")
@@ -173,9 +173,9 @@ func TestRemoteRunNeedsRemoteRoot(t *testing.T) {
 	for mode, uri := range sshEngines(t, s) {
 		t.Run(string(mode), func(t *testing.T) {
 			r := hprAsLocal(t, s, localProject(t, s), "run", "--engine", uri, "--image", base, "--", "true")
-			msg := strings.TrimSpace(r.stderr)
-			if r.code != 125 || strings.Contains(msg, "\n") || !strings.Contains(msg, "does not copy files") || !strings.Contains(msg, "--remote-root") {
-				t.Errorf("exit %d, stderr %q; want 125 and one line saying hpr copies no files and naming --remote-root", r.code, r.stderr)
+			msg := strings.TrimSpace(r.Stderr)
+			if r.Code != 125 || strings.Contains(msg, "\n") || !strings.Contains(msg, "does not copy files") || !strings.Contains(msg, "--remote-root") {
+				t.Errorf("exit %d, stderr %q; want 125 and one line saying hpr copies no files and naming --remote-root", r.Code, r.Stderr)
 			}
 		})
 	}
@@ -190,9 +190,9 @@ func TestRemoteConformance(t *testing.T) {
 	engines := sshEngines(t, s)
 	r := hprAsLocal(t, s, localProject(t, s), "conformance", "--json",
 		"--engine", engines[idmap.DockerRootful], "--engine", engines[idmap.PodmanRootless])
-	rep := decodeReport(t, r.stdout)
-	if r.code != 0 || !rep.Pass || len(rep.Engines) != 2 {
-		t.Errorf("exit %d, pass %v, %d engines; want 0, true, 2:\n%s", r.code, rep.Pass, len(rep.Engines), r.stdout)
+	rep := decodeReport(t, r.Stdout)
+	if r.Code != 0 || !rep.Pass || len(rep.Engines) != 2 {
+		t.Errorf("exit %d, pass %v, %d engines; want 0, true, 2:\n%s", r.Code, rep.Pass, len(rep.Engines), r.Stdout)
 	}
 	me := fmt.Sprintf("(%d:%d)", os.Getuid(), os.Getgid())
 	for _, e := range rep.Engines {
@@ -217,9 +217,9 @@ func TestRemoteUnreachable(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := hprAsLocal(t, s, localProject(t, s), "run", "--engine", tc.uri, "--remote-root", "/tmp", "--image", base, "--", "true")
-			msg := strings.TrimSpace(r.stderr)
-			if r.code != 125 || strings.Contains(msg, "\n") || !strings.Contains(msg, "127.0.0.1") || !strings.Contains(msg, tc.why) {
-				t.Errorf("exit %d, stderr %q; want 125 and one line naming 127.0.0.1 and %q", r.code, r.stderr, tc.why)
+			msg := strings.TrimSpace(r.Stderr)
+			if r.Code != 125 || strings.Contains(msg, "\n") || !strings.Contains(msg, "127.0.0.1") || !strings.Contains(msg, tc.why) {
+				t.Errorf("exit %d, stderr %q; want 125 and one line naming 127.0.0.1 and %q", r.Code, r.Stderr, tc.why)
 			}
 		})
 	}

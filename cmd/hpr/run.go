@@ -175,9 +175,8 @@ func runInSession(ctx context.Context, s *streams, sess *session, o runOptions, 
 	}
 	// Pass signals on to the container instead of dying of them; runtime.Run
 	// escalates to SIGKILL if the command ignores them.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
+	sigs, stop := passedOn()
+	defer stop()
 	opts.Signals = sigs
 	if tty {
 		restore, resize, err := rawTerminal(stdin)
@@ -200,11 +199,17 @@ func startCompanions(ctx context.Context, s *streams, sess *session, cs []runtim
 	if len(cs) == 0 {
 		return nil, nil
 	}
-	labels := processLabels()
-	labels[runtime.LabelProject] = sess.proj.RealRoot
-	labels[runtime.LabelVersion] = version
+	labels := sess.resolver.Labels(sess.proj, processLabels())
 	network := runtime.NetworkSpec{Name: "hpr-" + sess.proj.Name + "-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36), Labels: labels}
 	return runtime.StartCompanions(ctx, sess.engine, runtime.CompanionOptions{Network: network, Companions: cs, Output: s.err})
+}
+
+// passedOn delivers the signals hpr passes on to what it runs (SIGINT,
+// SIGTERM, SIGHUP) instead of ending of them, until stop.
+func passedOn() (sigs <-chan os.Signal, stop func()) {
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	return ch, func() { signal.Stop(ch) }
 }
 
 // runStale runs the container; when it was planned from what hpr

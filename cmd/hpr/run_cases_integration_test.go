@@ -224,7 +224,7 @@ func TestRunImageNameMoved(t *testing.T) {
 		}()
 		run := func(want string) string {
 			t.Helper()
-			code, out, errOut := hprEnv(t, dir, []string{"HPR_TRACE=1"}, nil, "run", "--engine", te.Endpoint, "--image", tag, "--", "cat", "/marker")
+			code, out, errOut := testenv.Hpr(t, dir, []string{"HPR_TRACE=1"}, nil, "run", "--engine", te.Endpoint, "--image", tag, "--", "cat", "/marker")
 			if code != 0 || out != want {
 				t.Fatalf("run: exit %d, output %q (want %q), stderr %q", code, out, want, errOut)
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -40,12 +41,14 @@ func mentionsPort(msg string, port uint16) bool {
 	return regexp.MustCompile(`:` + strconv.Itoa(int(port)) + `\b`).MatchString(msg)
 }
 
-// portName is a published port as -p spells it: "127.0.0.1:5000/tcp".
+// portName is a published port as -p spells it: "127.0.0.1:5000/tcp",
+// "[::1]:5000/tcp" (an IPv6 address in brackets, or its colons would run
+// into the port's).
 func portName(p runtime.Port) string {
 	proto, _ := p.Proto()
 	host := strconv.Itoa(int(p.HostPort))
 	if p.HostIP != "" {
-		host = p.HostIP + ":" + host
+		host = net.JoinHostPort(p.HostIP, host)
 	}
 	return "port " + host + "/" + proto
 }

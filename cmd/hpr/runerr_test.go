@@ -48,6 +48,11 @@ func TestPortInUse(t *testing.T) {
 		ports: []runtime.Port{web, dns},
 		want:  "publishing port 127.0.0.1:5000/tcp or port 5353/udp: already in use on this host: stop what holds it, or publish another host port (-p OTHER:CONTAINER)",
 	}, {
+		name:  "an IPv6 address in brackets",
+		err:   errors.New("listen tcp6 [::1]:5000: bind: address already in use"),
+		ports: []runtime.Port{{HostIP: "::1", HostPort: 5000, ContainerPort: 5000}},
+		want:  "publishing port [::1]:5000/tcp: already in use on this host: stop what holds it, or publish another host port (-p OTHER:CONTAINER)",
+	}, {
 		name:  "another error",
 		err:   other,
 		ports: []runtime.Port{web},

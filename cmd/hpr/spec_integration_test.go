@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -193,7 +192,7 @@ func TestRunReclaimsVolumeRoot(t *testing.T) {
 		if uid, _ := owner("."); uid == os.Getuid() {
 			t.Fatalf("the volume root is still yours after the chown: the test proves nothing")
 		}
-		code, _, errOut := hprIn(t, p.Root, "run", "--engine", te.Endpoint, "--", "sh", "-c", "echo hello > /data/made-by-run")
+		code, _, errOut := testenv.Hpr(t, p.Root, nil, nil, "run", "--engine", te.Endpoint, "--", "sh", "-c", "echo hello > /data/made-by-run")
 		if code != 0 {
 			t.Fatalf("hpr run writing into the volume: exit %d: %s", code, errOut)
 		}
@@ -250,7 +249,7 @@ func reclaimVolume(t *testing.T, te testenv.Engine, kind idmap.Kind, vol string)
 			return uid, gid
 		}
 	}
-	return func(rel string) (int, int) { return ownerOfPath(t, filepath.Join(hostDir, rel)) }
+	return func(rel string) (int, int) { return testenv.Owner(t, filepath.Join(hostDir, rel)) }
 }
 
 // removeVolume removes a project's volume once the engine is done removing
@@ -265,31 +264,4 @@ func removeVolume(t *testing.T, e runtime.Engine, p *project.Project, vol string
 	if err := runtime.RemoveVolumeSettled(ctx, e, vol); err != nil {
 		t.Errorf("removing volume %s: %v", vol, err)
 	}
-}
-
-// hprIn runs the binary under test in dir.
-func hprIn(t *testing.T, dir string, args ...string) (int, string, string) {
-	t.Helper()
-	cmd := exec.Command(testenv.Bin(t), args...)
-	cmd.Dir = dir
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), out.String(), errb.String()
-	}
-	if err != nil {
-		t.Fatalf("running hpr %q: %v", args, err)
-	}
-	return 0, out.String(), errb.String()
-}
-
-func ownerOfPath(t *testing.T, path string) (int, int) {
-	t.Helper()
-	fi, err := os.Lstat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := fi.Sys().(*syscall.Stat_t)
-	return int(st.Uid), int(st.Gid)
 }

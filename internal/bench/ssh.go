@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hostpersist/hpr/internal/rundir"
 	"github.com/hostpersist/hpr/runtime/sshconn"
 )
 
@@ -100,7 +101,7 @@ func (b *bench) sshCLI(mode, uri, key string) command {
 // closeMaster ends hpr's ssh master connection to the target, untimed, so
 // that the next hpr logs in anew.
 func (t sshTarget) closeMaster() {
-	dir := filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "hpr", "ssh")
+	dir := filepath.Join(rundir.Path(), "ssh")
 	_ = exec.Command("ssh", "-o", "ControlPath="+dir+"/%C", "-p", t.port, "-l", t.user, "-O", "exit", "--", t.host).Run()
 }
 

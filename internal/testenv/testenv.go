@@ -2,7 +2,8 @@
 // (scripts/engines.sh) brought up, and the identity of the test user they run
 // as. With HPR_REQUIRE_ENGINES=1 a missing engine fails the test instead of
 // skipping it; an engine that is listed but does not answer fails the tests
-// that use it at once.
+// that use it at once. It also holds what tests of several packages share:
+// running the hpr binary under test (Hpr), and who owns a file (Owner).
 package testenv
 
 import (

@@ -59,9 +59,6 @@ func Open() Dir {
 // At returns the cache rooted at root (tests).
 func At(root string) Dir { return Dir{root: root} }
 
-// Root is the cache's directory; empty for the zero Dir.
-func (d Dir) Root() string { return d.root }
-
 // Key is a short, file-name-safe key for s (a project root, an endpoint).
 func Key(s string) string {
 	sum := sha256.Sum256([]byte(s))

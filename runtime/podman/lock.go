@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/hostpersist/hpr/internal/rundir"
 )
 
 // lockKeepIDCreate serialises this user's keep-id creates on one Podman
@@ -18,9 +20,11 @@ import (
 // concurrent use: under parallel creates the service fails one with "keep-id
 // requires additional UIDs or GIDs defined in /etc/subuid", or dies of a
 // SIGSEGV in subid_get_uid_ranges (seen in `make bench`, during concurrent
-// conformance probes). The lock is an flock on a file under
-// $XDG_RUNTIME_DIR/hpr, one per endpoint, held for the create request only.
-// Where no lock file can be made, creates go unserialised.
+// conformance probes). The lock is an flock on a file in hpr's directory
+// for this user ($XDG_RUNTIME_DIR/hpr, rundir), one per endpoint, held for
+// the create request only. Where no lock file can be made, or the directory
+// cannot be trusted (another user's could hold the lock), creates go
+// unserialised.
 func lockKeepIDCreate(ctx context.Context, endpoint string) (unlock func(), err error) {
 	return lockEndpoint(ctx, endpoint, nil)
 }
@@ -57,13 +61,8 @@ func lockEndpoint(ctx context.Context, endpoint string, busy func()) (unlock fun
 }
 
 func openLockFile(endpoint string) (*os.File, error) {
-	dir := os.Getenv("XDG_RUNTIME_DIR")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), fmt.Sprintf("hpr-%d", os.Getuid()))
-	} else {
-		dir = filepath.Join(dir, "hpr")
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	dir, err := rundir.Make("")
+	if err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256([]byte(endpoint))

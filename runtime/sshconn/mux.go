@@ -2,11 +2,12 @@ package sshconn
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+	"sync"
 	"time"
+
+	"github.com/hostpersist/hpr/internal/rundir"
 )
 
 // ControlPersist is how long hpr's ssh connection to a host stays open
@@ -24,47 +25,40 @@ const ControlPersist = 60 * time.Second
 // path may have on the systems ssh runs on.
 const maxControlDir = 104 - 1 - 40 - 17 - 1
 
-// controlDir is where hpr's ssh control sockets are: $XDG_RUNTIME_DIR/hpr/ssh,
-// else hpr-UID/ssh in the temporary directory. It is "" — no multiplexing,
-// every ssh logs in anew — when the directory cannot be made or cannot be
-// trusted: a socket there is handed the connection's traffic, so the
-// directory and its parent must be the user's own and writable by no one
-// else (in a shared /tmp another user could have made hpr-UID first).
-func controlDir() string {
-	base, hpr := os.Getenv("XDG_RUNTIME_DIR"), "hpr"
-	if base == "" {
-		base, hpr = os.TempDir(), fmt.Sprintf("hpr-%d", os.Getuid())
+// controlDir is where hpr's ssh control sockets are: ssh in hpr's
+// directory for this user (rundir). An error says why there is none, and
+// every ssh then logs in anew: the directory cannot be made or cannot be
+// trusted (a socket there is handed the connection's traffic), or its path
+// cannot be a socket's or a word of ssh's configuration.
+func controlDir() (string, error) {
+	dir := filepath.Join(rundir.Path(), "ssh")
+	if len(dir) > maxControlDir {
+		return "", fmt.Errorf("%s is too long for a directory of ssh control sockets (%d bytes, at most %d)", dir, len(dir), maxControlDir)
 	}
-	dir := filepath.Join(base, hpr, "ssh")
 	// ssh reads the option's value as a word of its configuration, with %
 	// as its escape.
-	if len(dir) > maxControlDir || strings.ContainsAny(dir, " \t\"'%\\") || os.MkdirAll(dir, 0o700) != nil {
-		return ""
+	if strings.ContainsAny(dir, " \t\"'%\\") {
+		return "", fmt.Errorf("%s cannot be ssh's ControlPath: it has a blank, a quote, %% or \\", dir)
 	}
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if !private(d) {
-			return ""
-		}
-	}
-	return dir
+	return rundir.Make("ssh")
 }
 
-// private reports whether d is a directory (not a symlink) of this user's
-// that no one else may write to.
-func private(d string) bool {
-	var st syscall.Stat_t
-	if err := syscall.Lstat(d, &st); err != nil {
-		return false
-	}
-	return st.Mode&syscall.S_IFMT == syscall.S_IFDIR && int(st.Uid) == os.Getuid() && st.Mode&0o022 == 0
-}
+// control is controlDir, found once per process: every ssh hpr runs needs
+// it, and making and checking the directory for each would repeat the same
+// system calls for the same answer.
+var control = sync.OnceValues(controlDir)
 
 // muxArgs are the options that make an ssh a session of the shared master
 // connection (starting it when there is none), or none without a control
 // directory.
 func muxArgs() []string {
-	dir := controlDir()
-	if dir == "" {
+	return muxOptions(control())
+}
+
+// muxOptions are muxArgs for the control directory dir, or none when
+// finding it failed with err.
+func muxOptions(dir string, err error) []string {
+	if err != nil {
 		return nil
 	}
 	return []string{

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,6 +69,7 @@ func TestParseRefuses(t *testing.T) {
 func TestArgs(t *testing.T) {
 	run := t.TempDir()
 	t.Setenv("XDG_RUNTIME_DIR", run)
+	findControlAgain(t)
 	base := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=2", "-T",
 		"-o", "ControlMaster=auto", "-o", "ControlPath=" + run + "/hpr/ssh/%C", "-o", "ControlPersist=60"}
 	for _, tc := range []struct {
@@ -315,27 +317,52 @@ func TestOutput(t *testing.T) {
 }
 
 // The control directory is the user's own, writable by no one else, or
-// there is none (every ssh logs in anew): a socket there carries the
-// connection's traffic.
+// there is none (every ssh logs in anew), and the error says why: a socket
+// there carries the connection's traffic. The rules of the directory itself
+// are tested in rundir.
 func TestControlDir(t *testing.T) {
 	run := t.TempDir()
 	t.Setenv("XDG_RUNTIME_DIR", run)
-	if got, want := controlDir(), filepath.Join(run, "hpr", "ssh"); got != want {
-		t.Errorf("controlDir() = %q, want %q", got, want)
+	if got, err := controlDir(); err != nil || got != filepath.Join(run, "hpr", "ssh") {
+		t.Errorf("controlDir() = %q, %v; want %q", got, err, filepath.Join(run, "hpr", "ssh"))
 	}
 	if err := os.Chmod(filepath.Join(run, "hpr"), 0o777); err != nil {
 		t.Fatal(err)
 	}
-	if got := controlDir(); got != "" {
-		t.Errorf("controlDir() = %q with a world-writable parent, want none", got)
+	if got, err := controlDir(); err == nil || !strings.Contains(err.Error(), "written by others") {
+		t.Errorf("controlDir() = %q, %v with a world-writable parent, want none and why", got, err)
 	}
 	t.Setenv("XDG_RUNTIME_DIR", "/tmp/"+strings.Repeat("x", maxControlDir))
-	if got := controlDir(); got != "" {
-		t.Errorf("controlDir() = %q for a path too long for a socket, want none", got)
+	got, err := controlDir()
+	if err == nil || !strings.Contains(err.Error(), "too long") {
+		t.Errorf("controlDir() = %q, %v for a path too long for a socket, want none and why", got, err)
 	}
-	if muxArgs() != nil {
-		t.Errorf("muxArgs() = %q without a control directory, want none", muxArgs())
+	if mux := muxOptions(got, err); mux != nil {
+		t.Errorf("muxOptions = %q without a control directory, want none", mux)
 	}
+	t.Setenv("XDG_RUNTIME_DIR", "/tmp/100%")
+	if got, err := controlDir(); err == nil || !strings.Contains(err.Error(), "ControlPath") {
+		t.Errorf("controlDir() = %q, %v for a path with %%, want none and why", got, err)
+	}
+}
+
+// The control directory is found once per process: a later change of the
+// environment does not change the options.
+func TestMuxArgsOnce(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	findControlAgain(t)
+	first := muxArgs()
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	if got := muxArgs(); !slices.Equal(got, first) {
+		t.Errorf("muxArgs() = %q after XDG_RUNTIME_DIR changed, want %q as found first", got, first)
+	}
+}
+
+// findControlAgain makes the next muxArgs find the control directory anew,
+// in the test's environment, and the tests after this one too.
+func findControlAgain(t *testing.T) {
+	control = sync.OnceValues(controlDir)
+	t.Cleanup(func() { control = sync.OnceValues(controlDir) })
 }
 
 // Owner's answer is read into the owner's identity and the login uid.
