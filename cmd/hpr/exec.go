@@ -82,8 +82,11 @@ func runExec(ctx context.Context, s *streams, o sessionOptions, args []string) e
 	}
 	// Pass signals on to the command instead of leaving it running when hpr
 	// ends; runtime.Exec escalates to SIGKILL as hpr run does.
-	sigs, stop := passedOn()
+	sigs, stop, early := passedOn(ctx)
 	defer stop()
+	if early != 0 {
+		return withCode(128+int(early), nil)
+	}
 	// The exec ends when its command does: the signals, not the command's
 	// context, stop it.
 	code, err := runtime.Exec(context.WithoutCancel(ctx), sess.engine, c.ID, runtime.ExecOptions{

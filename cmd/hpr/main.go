@@ -57,7 +57,7 @@ func main() {
 	// The Podman bindings log through logrus (e.g. "Failed to close STDIN"
 	// warnings); hpr reports what matters as errors of its own.
 	logrus.SetOutput(io.Discard)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := notifyContext(context.Background())
 	defer stop()
 	if os.Getenv("HPR_TRACE") == "1" {
 		// How long each step took, for the benchmark (BENCHMARKS.md).
@@ -75,7 +75,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitOK
 	}
 	var ee *exitError
-	if errors.As(err, &ee) {
+	hasCode := errors.As(err, &ee) && ee.code != exitFailure
+	if sig := signalOf(ctx); sig != 0 && !hasCode {
+		// What failed failed because the user stopped hpr (e.g. Ctrl-C while
+		// it found the engine or built the image): that is the end to
+		// report, as a shell does, not the call it cut short.
+		return 128 + int(sig)
+	}
+	if ee != nil {
 		if ee.err != nil {
 			fmt.Fprintf(stderr, "hpr: %v\n", ee.err)
 		}
@@ -120,4 +127,38 @@ holds on this machine.`,
 	})
 	root.AddCommand(newVersionCmd(s), newEnginesCmd(s), newRunCmd(s), newBuildCmd(s), newExecCmd(s), newShellCmd(s), newInitCmd(s), newGCCmd(s), newDoctorCmd(s), newConformanceCmd(s), newProbeCmd(s))
 	return root
+}
+
+// signalled is the cause of main's context ending: a signal hpr was sent.
+type signalled struct{ sig syscall.Signal }
+
+func (s signalled) Error() string { return s.sig.String() + " signal received" }
+
+// notifyContext is signal.NotifyContext for SIGINT, SIGTERM and SIGHUP,
+// whose cause (signalOf) says which signal ended it. After the first, the
+// signals are still caught (not the default, hpr's death) until stop; the
+// commands that run something pass them on from then (passedOn).
+func notifyContext(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		select {
+		case s := <-ch:
+			if sig, ok := s.(syscall.Signal); ok {
+				cancel(signalled{sig})
+			}
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); cancel(nil) }
+}
+
+// signalOf is the signal that ended ctx (notifyContext), 0 when none did.
+func signalOf(ctx context.Context) syscall.Signal {
+	var s signalled
+	if errors.As(context.Cause(ctx), &s) {
+		return s.sig
+	}
+	return 0
 }

@@ -24,8 +24,9 @@ import (
 
 // TestSignalCleanup: SIGINT, SIGTERM or SIGHUP to hpr run — while it builds,
 // once the container is created, while it runs — leaves no container of the
-// project and no image tag for an unfinished build; once the container
-// exists, hpr exits with the status of a command the signal ended (the
+// project and no image tag for an unfinished build; hpr exits with the
+// signal's code (during the build), or, once the container exists, with the
+// status of a command the signal ended (the
 // commands here ignore it as PID 1, so hpr kills them after its grace and
 // reports the signal).
 func TestSignalCleanup(t *testing.T) {
@@ -40,7 +41,9 @@ func TestSignalCleanup(t *testing.T) {
 				p := startHpr(t, dir, "run", "--engine", te.Endpoint, "--", "true")
 				p.waitOutput(t, "the build to start", 60*time.Second, "building-")
 				p.signal(t, sig)
-				p.end(t, 20*time.Second, sig.String()+" during the build")
+				if code := p.end(t, 20*time.Second, sig.String()+" during the build"); code != 128+int(sig) {
+					t.Errorf("exit %d after %v during the build, want %d; output:\n%s", code, sig, 128+int(sig), p.out.String())
+				}
 				if code, _, errOut := hpr(t, dir, nil, "run", "--engine", te.Endpoint, "--no-build", "--", "true"); code != 125 || !strings.Contains(errOut, "not built") {
 					t.Errorf("after %v during the build, the image exists (--no-build run: exit %d, %q)", sig, code, errOut)
 				}

@@ -175,8 +175,11 @@ func runInSession(ctx context.Context, s *streams, sess *session, o runOptions, 
 	}
 	// Pass signals on to the container instead of dying of them; runtime.Run
 	// escalates to SIGKILL if the command ignores them.
-	sigs, stop := passedOn()
+	sigs, stop, early := passedOn(ctx)
 	defer stop()
+	if early != 0 {
+		return withCode(128+int(early), nil)
+	}
 	opts.Signals = sigs
 	if tty {
 		restore, resize, err := rawTerminal(stdin)
@@ -205,11 +208,15 @@ func startCompanions(ctx context.Context, s *streams, sess *session, cs []runtim
 }
 
 // passedOn delivers the signals hpr passes on to what it runs (SIGINT,
-// SIGTERM, SIGHUP) instead of ending of them, until stop.
-func passedOn() (sigs <-chan os.Signal, stop func()) {
+// SIGTERM, SIGHUP) instead of ending of them, until stop. A signal that
+// came before, and ended ctx (notifyContext), is not among them: passedOn
+// returns it as early, and the caller ends with its code (128+N) instead
+// of starting what the user asked to stop. The check comes after the
+// registration, so every signal is either early or delivered.
+func passedOn(ctx context.Context) (sigs <-chan os.Signal, stop func(), early syscall.Signal) {
 	ch := make(chan os.Signal, 4)
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	return ch, func() { signal.Stop(ch) }
+	return ch, func() { signal.Stop(ch) }, signalOf(ctx)
 }
 
 // runStale runs the container; when it was planned from what hpr

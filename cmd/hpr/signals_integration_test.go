@@ -3,6 +3,7 @@
 package main_test
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,4 +106,40 @@ func subdir(t *testing.T, dir, name string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestSignalWhileFindingEngine: SIGINT, SIGTERM or SIGHUP while hpr waits
+// for an engine's answer (here a socket that accepts and never answers)
+// ends hpr at once with the signal's code, 128+N, and no error of the call
+// it cut short: make soak saw "engine unreachable … interrupt signal
+// received" and exit 125 in that phase.
+func TestSignalWhileFindingEngine(t *testing.T) {
+	testenv.NonRoot(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			l, err := net.Listen("unix", filepath.Join(dir, "silent.sock"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			accepted := make(chan net.Conn, 1)
+			go func() {
+				if c, err := l.Accept(); err == nil {
+					accepted <- c
+				}
+			}()
+			p := startHpr(t, dir, "run", "--engine", "unix://"+l.Addr().String(), "--image", base, "--", "true")
+			select {
+			case c := <-accepted:
+				defer c.Close()
+			case <-time.After(20 * time.Second):
+				t.Fatalf("hpr did not connect to the engine's socket; output:\n%s", p.out.String())
+			}
+			p.signal(t, sig)
+			if code := p.end(t, 5*time.Second, sig.String()); code != 128+int(sig) || p.out.String() != "" {
+				t.Errorf("exit %d, output %q; want %d and nothing said", code, p.out.String(), 128+int(sig))
+			}
+		})
+	}
 }
