@@ -48,6 +48,14 @@ func (f *fakeEngine) record(c string) {
 	f.calls = append(f.calls, c)
 }
 
+// called is a copy of the calls so far: the fake's Wait may still be
+// recording from its goroutine while the test reads them.
+func (f *fakeEngine) called() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
 func (f *fakeEngine) count(c string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -180,7 +188,7 @@ func TestRunReadsExitWhenOutputEnds(t *testing.T) {
 				t.Fatalf("Run = %d, %v; want 3", code, err)
 			}
 			if n := f.count("remove"); n != tc.wantRemove {
-				t.Errorf("Remove called %d times, want %d (calls %v)", n, tc.wantRemove, f.calls)
+				t.Errorf("Remove called %d times, want %d (calls %v)", n, tc.wantRemove, f.called())
 			}
 		})
 	}
@@ -211,7 +219,7 @@ func TestRunFallsBackToWait(t *testing.T) {
 				t.Fatalf("Run = %d, %v; want Wait's 7 after %d questions to Exited", code, err, tc.asks)
 			}
 			if n := f.count("remove"); n != 1 {
-				t.Errorf("Remove called %d times after a Wait, want 1 (calls %v)", n, f.calls)
+				t.Errorf("Remove called %d times after a Wait, want 1 (calls %v)", n, f.called())
 			}
 			if n := f.count("exited"); n != tc.asks {
 				t.Errorf("Exited called %d times, want %d", n, tc.asks)
@@ -241,7 +249,7 @@ func TestRunAfterSignal(t *testing.T) {
 				t.Fatalf("Run = %d, %v; want 143", code, err)
 			}
 			if f.count("remove") != tc.wantRemove || len(f.signals) != 1 || f.signals[0] != int(syscall.SIGTERM) {
-				t.Errorf("calls %v, signals %v; want SIGTERM passed on and %d Remove", f.calls, f.signals, tc.wantRemove)
+				t.Errorf("calls %v, signals %v; want SIGTERM passed on and %d Remove", f.called(), f.signals, tc.wantRemove)
 			}
 		})
 	}
@@ -344,11 +352,12 @@ func TestRunVerify(t *testing.T) {
 			if tc.createErr != nil && !tc.wantStale && !errors.Is(err, tc.createErr) {
 				t.Errorf("Run error %v, want the create's %v", err, tc.createErr)
 			}
+			calls := f.called()
 			if f.count("verify") != 1 || f.count("start") != tc.wantStart || f.count("remove") != tc.wantRemove {
-				t.Errorf("calls %v: want verify once, start %d, remove %d", f.calls, tc.wantStart, tc.wantRemove)
+				t.Errorf("calls %v: want verify once, start %d, remove %d", calls, tc.wantStart, tc.wantRemove)
 			}
-			if i, j := indexOf(f.calls, "create"), indexOf(f.calls, "verify"); i < 0 || j < i {
-				t.Errorf("calls %v: want verify after create", f.calls)
+			if i, j := indexOf(calls, "create"), indexOf(calls, "verify"); i < 0 || j < i {
+				t.Errorf("calls %v: want verify after create", calls)
 			}
 		})
 	}
