@@ -45,15 +45,7 @@ func (u tester) sharedDir(t *testing.T) string {
 	if top == "" {
 		t.Fatal("HPR_SHARED_MNT names no shared mount point (scripts/engines.sh's env file sets it when rootless Docker is up)")
 	}
-	d, err := os.MkdirTemp(top, "p")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(d, u.uid, u.gid); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
+	return u.dirIn(t, top)
 }
 
 // tree is every path below root with its owner, mode, size and content hash,

@@ -104,7 +104,14 @@ func (u tester) cmd(t *testing.T, o runAs, args ...string) *exec.Cmd {
 // dir makes a directory the test user owns, removed after the test.
 func (u tester) dir(t *testing.T) string {
 	t.Helper()
-	d, err := os.MkdirTemp(workRoot(t), "p")
+	return u.dirIn(t, workRoot(t))
+}
+
+// dirIn makes a directory the test user owns below parent, removed after
+// the test.
+func (u tester) dirIn(t *testing.T, parent string) string {
+	t.Helper()
+	d, err := os.MkdirTemp(parent, "p")
 	if err != nil {
 		t.Fatal(err)
 	}
