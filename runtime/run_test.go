@@ -36,6 +36,11 @@ type fakeEngine struct {
 	// killed, when not nil, is closed by a SIGKILL: Wait, and Exec's
 	// command, then answer 137 (a command that ignores other signals).
 	killed chan struct{}
+	// resized, when not nil, is closed by the first resize: Wait, and
+	// Exec's command, then answer waitCode (a command that ends once it
+	// has seen its terminal's size).
+	resized    chan struct{}
+	resizeOnce sync.Once
 
 	mu      sync.Mutex
 	calls   []string
@@ -110,6 +115,8 @@ func (f *fakeEngine) untilEnd(ctx context.Context) (int, error) {
 		return f.waitCode, nil
 	case <-f.killed:
 		return 128 + int(syscall.SIGKILL), nil
+	case <-f.resized:
+		return f.waitCode, nil
 	case <-ctx.Done():
 		return -1, ctx.Err()
 	}
@@ -160,6 +167,12 @@ func (f *fakeEngine) Signal(_ context.Context, _ string, sig int) error {
 	if sig == int(syscall.SIGKILL) && f.killed != nil && !slices.Contains(f.signals[:len(f.signals)-1], sig) {
 		close(f.killed)
 	}
+	return nil
+}
+
+func (f *fakeEngine) Resize(_ context.Context, id string, height, width uint) error {
+	f.record(fmt.Sprintf("resize %s %dx%d", id, height, width))
+	f.resizeOnce.Do(func() { close(f.resized) })
 	return nil
 }
 
@@ -313,6 +326,41 @@ func TestSignalEscalates(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A terminal's size is passed on once what runs has started: the size that
+// was waiting when Run began, then every new one.
+func TestResizes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  func(context.Context, Engine, <-chan TermSize) (int, error)
+		// started is the call after which a resize may come; resize is
+		// the resize wanted.
+		started, resize string
+	}{
+		{"run", func(ctx context.Context, e Engine, sizes <-chan TermSize) (int, error) {
+			return Run(ctx, e, RunOptions{Spec: ContainerSpec{Image: "x", TTY: true}, Resize: sizes})
+		}, "start", "resize c1 33x111"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeEngine{exits: []ExitState{{}}, waitDelay: time.Hour, waitCode: 3, resized: make(chan struct{})}
+			sizes := make(chan TermSize, 1)
+			sizes <- TermSize{Height: 33, Width: 111}
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			if code, err := tc.run(ctx, f, sizes); err != nil || code != 3 {
+				t.Fatalf("= %d, %v; want 3, the command's once resized", code, err)
+			}
+			calls := f.called()
+			resizes := slices.DeleteFunc(slices.Clone(calls), func(c string) bool { return !strings.HasPrefix(c, "resize") })
+			if !slices.Equal(resizes, []string{tc.resize}) {
+				t.Errorf("calls %v: want one resize, %q", calls, tc.resize)
+			}
+			if i, j := indexOf(calls, tc.started), indexOf(calls, tc.resize); i < 0 || j < i {
+				t.Errorf("calls %v: want %q after %q", calls, tc.resize, tc.started)
+			}
+		})
 	}
 }
 
