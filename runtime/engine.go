@@ -271,6 +271,12 @@ type ExecSpec struct {
 	WorkingDir string
 	User       string
 	Streams    Streams
+	// Started, when not nil, is called with the exec session's id once
+	// the command has started, so that its TTY can be sized (ResizeExec):
+	// a size set before that is lost on Podman. It is called at most once,
+	// from another goroutine, possibly after Exec has returned, and must
+	// not block.
+	Started func(execID string)
 }
 
 // VolumeSpec describes a named volume hpr ensures exists.
