@@ -94,8 +94,8 @@ func (f *fakeExec) start(w http.ResponseWriter) {
 	f.mu.Unlock()
 }
 
-// Exec reports its session once the service says it runs, and ResizeExec
-// sizes that session's TTY, not the container's.
+// A TTY exec is sized once the service says its session runs, through that
+// session, not through the container.
 func TestExecResize(t *testing.T) {
 	f := newFakeExec()
 	e, err := New(t.Context(), fakeService(t, f.serve))
@@ -105,23 +105,12 @@ func TestExecResize(t *testing.T) {
 	defer e.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	started, resized := make(chan string, 1), make(chan struct{})
-	go func() {
-		defer close(resized)
-		select {
-		case id := <-started:
-			if err := e.ResizeExec(ctx, id, 33, 111); err != nil {
-				t.Errorf("ResizeExec() = %v", err)
-			}
-		case <-ctx.Done():
-		}
-	}()
-	code, err := e.Exec(ctx, "c1", runtime.ExecSpec{
-		Cmd:     []string{"sh"},
-		Streams: runtime.Streams{Stdout: io.Discard, TTY: true},
-		Started: func(id string) { started <- id },
+	sizes := make(chan runtime.TermSize, 1)
+	sizes <- runtime.TermSize{Height: 33, Width: 111}
+	code, err := runtime.Exec(ctx, e, "c1", runtime.ExecOptions{
+		Spec:   runtime.ExecSpec{Cmd: []string{"sh"}, Streams: runtime.Streams{Stdout: io.Discard, TTY: true}},
+		Resize: sizes,
 	})
-	<-resized // before the test ends, and with it the engine
 	if err != nil || code != 0 {
 		t.Fatalf("Exec() = %d, %v; want 0; calls %q", code, err, f.called())
 	}
