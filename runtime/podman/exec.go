@@ -105,13 +105,10 @@ func (e *Engine) whenRunning(ctx context.Context, session string, started func(s
 // ResizeExec sets the TTY size of exec session execID; one that is not
 // running is left as it is.
 func (e *Engine) ResizeExec(ctx context.Context, execID string, height, width uint) error {
-	c, cancel := e.call(ctx)
-	defer cancel()
-	if err := containers.ResizeExecTTY(c, execID, new(containers.ResizeExecTTYOptions).
-		WithHeight(int(height)).WithWidth(int(width))); err != nil {
-		return fmt.Errorf("resizing exec session %s: %w", execID, e.translate(ctx, err))
-	}
-	return nil
+	return e.resize(ctx, "exec session "+execID, func(c context.Context) error {
+		return containers.ResizeExecTTY(c, execID, new(containers.ResizeExecTTYOptions).
+			WithHeight(int(height)).WithWidth(int(width)))
+	})
 }
 
 // execExitCode reads a finished exec session's exit code. The output can end

@@ -125,3 +125,23 @@ func TestExecResize(t *testing.T) {
 		t.Errorf("calls %q: want the one resize %q", calls, want)
 	}
 }
+
+// Resize and ResizeExec differ only in the TTY they name.
+func TestResizeNamesTheTTY(t *testing.T) {
+	f := newFakeExec()
+	e, err := New(t.Context(), fakeService(t, f.serve))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := e.Resize(t.Context(), "c1", 24, 80); err != nil {
+		t.Errorf("Resize() = %v", err)
+	}
+	if err := e.ResizeExec(t.Context(), "s1", 33, 111); err != nil {
+		t.Errorf("ResizeExec() = %v", err)
+	}
+	want := []string{"resize containers/c1/resize 24x80 running=false", "resize exec/s1/resize 33x111 running=false"}
+	if got := f.called(); !slices.Equal(got, want) {
+		t.Errorf("calls %q, want %q", got, want)
+	}
+}
