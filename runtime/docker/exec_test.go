@@ -1,30 +1,18 @@
 package docker
 
 import (
-	"context"
-	"io"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/enginetest"
 )
 
 // A TTY exec is sized once it has started (attached), through its exec
 // session, not through the container.
 func TestExecResize(t *testing.T) {
 	e, f := newFake(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	sizes := make(chan runtime.TermSize, 1)
-	sizes <- runtime.TermSize{Height: 33, Width: 111}
-	code, err := runtime.Exec(ctx, e, "c1", runtime.ExecOptions{
-		Spec:   runtime.ExecSpec{Cmd: []string{"sh"}, Streams: runtime.Streams{Stdout: io.Discard, TTY: true}},
-		Resize: sizes,
-	})
-	if err != nil || code != 0 {
-		t.Fatalf("Exec() = %d, %v; want 0", code, err)
-	}
+	enginetest.ExecTTY(t, e, "c1", runtime.TermSize{Height: 33, Width: 111}, "sh")
 	f.mu.Lock()
 	calls := slices.Clone(f.calls)
 	f.mu.Unlock()

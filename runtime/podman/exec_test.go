@@ -1,9 +1,7 @@
 package podman
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hostpersist/hpr/runtime"
+	"github.com/hostpersist/hpr/runtime/enginetest"
 )
 
 // fakeExec serves exec session s1 in container c1: its command runs from
@@ -25,7 +24,17 @@ type fakeExec struct {
 	once    sync.Once
 }
 
-func newFakeExec() *fakeExec { return &fakeExec{resized: make(chan struct{})} }
+// newFakeExec returns an Engine on a fake service that serves f.
+func newFakeExec(t *testing.T) (*Engine, *fakeExec) {
+	t.Helper()
+	f := &fakeExec{resized: make(chan struct{})}
+	e, err := New(t.Context(), fakeService(t, f.serve))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e, f
+}
 
 func (f *fakeExec) record(c string) {
 	f.mu.Lock()
@@ -97,23 +106,8 @@ func (f *fakeExec) start(w http.ResponseWriter) {
 // A TTY exec is sized once the service says its session runs, through that
 // session, not through the container.
 func TestExecResize(t *testing.T) {
-	f := newFakeExec()
-	e, err := New(t.Context(), fakeService(t, f.serve))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	sizes := make(chan runtime.TermSize, 1)
-	sizes <- runtime.TermSize{Height: 33, Width: 111}
-	code, err := runtime.Exec(ctx, e, "c1", runtime.ExecOptions{
-		Spec:   runtime.ExecSpec{Cmd: []string{"sh"}, Streams: runtime.Streams{Stdout: io.Discard, TTY: true}},
-		Resize: sizes,
-	})
-	if err != nil || code != 0 {
-		t.Fatalf("Exec() = %d, %v; want 0; calls %q", code, err, f.called())
-	}
+	e, f := newFakeExec(t)
+	enginetest.ExecTTY(t, e, "c1", runtime.TermSize{Height: 33, Width: 111}, "sh")
 	calls := f.called()
 	var resizes []string
 	for _, c := range calls {
@@ -128,12 +122,7 @@ func TestExecResize(t *testing.T) {
 
 // Resize and ResizeExec differ only in the TTY they name.
 func TestResizeNamesTheTTY(t *testing.T) {
-	f := newFakeExec()
-	e, err := New(t.Context(), fakeService(t, f.serve))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e, f := newFakeExec(t)
 	if err := e.Resize(t.Context(), "c1", 24, 80); err != nil {
 		t.Errorf("Resize() = %v", err)
 	}
