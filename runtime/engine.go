@@ -271,6 +271,12 @@ type ExecSpec struct {
 	WorkingDir string
 	User       string
 	Streams    Streams
+	// Started, when not nil, is called with the exec session's id once
+	// the command has started, so that its TTY can be sized (ResizeExec):
+	// a size set before that is lost on Podman. It is called at most once,
+	// possibly from another goroutine and after Exec has returned, and
+	// must not block.
+	Started func(execID string)
 }
 
 // VolumeSpec describes a named volume hpr ensures exists.
@@ -347,7 +353,7 @@ type Engine interface {
 	Exited(ctx context.Context, id string) (ExitState, error)
 	// Signal sends a signal (by number) to the container's main process.
 	Signal(ctx context.Context, id string, sig int) error
-	// Resize sets the TTY size.
+	// Resize sets the TTY size of a container.
 	Resize(ctx context.Context, id string, height, width uint) error
 	// Remove force-removes a container and its anonymous volumes.
 	Remove(ctx context.Context, id string) error
@@ -361,6 +367,9 @@ type Engine interface {
 	BuildContainers(ctx context.Context) ([]BuildContainer, error)
 	// Exec runs a command in a running container and returns its exit code.
 	Exec(ctx context.Context, id string, spec ExecSpec) (int, error)
+	// ResizeExec sets the TTY size of an exec session, named by
+	// ExecSpec.Started; the container's own TTY keeps its size.
+	ResizeExec(ctx context.Context, execID string, height, width uint) error
 	// EnsureVolume creates a named volume if it does not exist, and reports
 	// whether it did.
 	EnsureVolume(ctx context.Context, spec VolumeSpec) (created bool, err error)

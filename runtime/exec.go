@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// ExecOptions is one command run in a running container, and the signals to
-// pass on to it while it runs.
+// ExecOptions is one command run in a running container, and the signals
+// and terminal sizes to pass on to it while it runs.
 type ExecOptions struct {
 	Spec ExecSpec
 	// Signals, when not nil, delivers signals to pass on to the command. A
@@ -22,6 +22,10 @@ type ExecOptions struct {
 	// StopGrace is how long a signal passed on may take to end the command
 	// before it is killed; 0 means 10 s.
 	StopGrace time.Duration
+	// Resize, when not nil, delivers terminal sizes for a TTY command
+	// (Spec.Streams.TTY): they size its exec session from when the
+	// command has started, as Run sizes its container.
+	Resize <-chan TermSize
 }
 
 // execMarker is the environment variable that marks the processes of one
@@ -43,13 +47,27 @@ done
 // signals of opts.Signals on to it and to the processes that inherited its
 // environment, with Run's rule (RunOptions.Signals): after hpr killed the
 // command, its exit code is the first signal's. A signal that comes before
-// the command has started is lost. Exec returns when the command ends, or
-// when ctx does (which leaves the command running: callers that mean
-// signals to stop it pass a context that does not end).
+// the command has started is lost; a terminal size waits for the start.
+// Exec returns when the command ends, or when ctx does (which leaves the
+// command running: callers that mean signals to stop it pass a context
+// that does not end).
 func Exec(ctx context.Context, e Engine, id string, opts ExecOptions) (int, error) {
 	spec := opts.Spec
 	token := rand.Text()
 	spec.Env = append(append([]string(nil), spec.Env...), execMarker+"="+token)
+	// The engine names the exec session once the command has started: the
+	// sizes are passed on from then.
+	started := make(chan string, 1)
+	if opts.Resize != nil && spec.Streams.TTY {
+		spec.Started = func(execID string) {
+			select {
+			case started <- execID:
+			default: // a second call: the sizes go to the first session
+			}
+		}
+	}
+	stopSizes := func() {}
+	defer func() { stopSizes() }()
 	done := make(chan waitResult, 1)
 	go func() {
 		code, err := e.Exec(ctx, id, spec)
@@ -68,6 +86,10 @@ func Exec(ctx context.Context, e Engine, id string, opts ExecOptions) (int, erro
 				return r.code, r.err
 			}
 			return signals.exitCode(r.code), nil
+		case execID := <-started:
+			stopSizes = passSizes(ctx, opts.Resize, func(ctx context.Context, s TermSize) error {
+				return e.ResizeExec(ctx, execID, s.Height, s.Width)
+			})
 		case sig := <-opts.Signals:
 			_ = signals.signal(sig) // signalMarked reports its own failures
 		case <-signals.deadline:

@@ -10,12 +10,6 @@ import (
 	"time"
 )
 
-// TermSize is a terminal size in characters.
-type TermSize struct {
-	Height uint
-	Width  uint
-}
-
 // RunOptions is one container run: what to create, how to connect it, and
 // the signals and terminal sizes to pass on while it runs.
 type RunOptions struct {
@@ -154,7 +148,7 @@ type ending struct {
 }
 
 // runCreated attaches to and starts a created container, and waits for its
-// end.
+// end while passing terminal sizes on to it.
 func runCreated(ctx context.Context, e Engine, c created, opts RunOptions) (ending, error) {
 	output, err := start(ctx, e, c, opts)
 	var sb stoppedBefore
@@ -169,6 +163,10 @@ func runCreated(ctx context.Context, e Engine, c created, opts RunOptions) (endi
 	if err != nil {
 		return ending{}, err
 	}
+	stopSizes := passSizes(ctx, opts.Resize, func(ctx context.Context, s TermSize) error {
+		return e.Resize(ctx, c.id, s.Height, s.Width)
+	})
+	defer stopSizes()
 	w := newWaiter(ctx, e, c.id, opts, output)
 	defer w.stop()
 	return w.wait()
@@ -243,8 +241,7 @@ func start(ctx context.Context, e Engine, c created, opts RunOptions) (<-chan er
 var recheckAfter = [...]time.Duration{0, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond}
 
 // waiter waits for a started container's end: the output's end and then
-// Exited, or Wait, whichever answers first, while passing on signals and
-// terminal sizes.
+// Exited, or Wait, whichever answers first, while passing on signals.
 type waiter struct {
 	ctx  context.Context
 	e    Engine
@@ -296,8 +293,6 @@ func (w *waiter) wait() (ending, error) {
 			}
 		case <-w.signals.deadline:
 			w.signals.expired()
-		case sz := <-w.opts.Resize:
-			_ = w.e.Resize(w.ctx, w.id, sz.Height, sz.Width)
 		case <-w.ctx.Done():
 			// The caller gave up (hpr itself was told to stop without a
 			// signal channel): Run's removal kills the container.

@@ -38,10 +38,16 @@ type fakeEngine struct {
 	killed chan struct{}
 	// started, when not nil, is closed by Start.
 	started chan struct{}
+	// resized, when not nil, is closed by the resizesToEnd-th resize:
+	// Wait, and Exec's command, then answer waitCode (a command that ends
+	// once it has seen its terminal's sizes).
+	resized      chan struct{}
+	resizesToEnd int
 
 	mu      sync.Mutex
 	calls   []string
 	signals []int
+	resizes int
 }
 
 func (f *fakeEngine) record(c string) {
@@ -118,6 +124,8 @@ func (f *fakeEngine) untilEnd(ctx context.Context) (int, error) {
 		return f.waitCode, nil
 	case <-f.killed:
 		return 128 + int(syscall.SIGKILL), nil
+	case <-f.resized:
+		return f.waitCode, nil
 	case <-ctx.Done():
 		return -1, ctx.Err()
 	}
@@ -136,6 +144,10 @@ func (f *fakeEngine) Exec(ctx context.Context, id string, spec ExecSpec) (int, e
 	f.record("exec")
 	if !slices.ContainsFunc(spec.Env, func(v string) bool { return strings.HasPrefix(v, execMarker+"=") }) {
 		return 0, errors.New("the command is not marked: signals cannot reach it")
+	}
+	if spec.Started != nil {
+		f.record("exec started")
+		spec.Started("e1")
 	}
 	return f.untilEnd(ctx)
 }
@@ -168,6 +180,25 @@ func (f *fakeEngine) Signal(_ context.Context, _ string, sig int) error {
 	if sig == int(syscall.SIGKILL) && f.killed != nil && !slices.Contains(f.signals[:len(f.signals)-1], sig) {
 		close(f.killed)
 	}
+	return nil
+}
+
+func (f *fakeEngine) Resize(_ context.Context, id string, height, width uint) error {
+	f.resize(fmt.Sprintf("resize %s %dx%d", id, height, width))
+	return nil
+}
+
+func (f *fakeEngine) resize(call string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, call)
+	if f.resizes++; f.resizes == f.resizesToEnd {
+		close(f.resized)
+	}
+}
+
+func (f *fakeEngine) ResizeExec(_ context.Context, execID string, height, width uint) error {
+	f.resize(fmt.Sprintf("resize exec %s %dx%d", execID, height, width))
 	return nil
 }
 
@@ -353,6 +384,47 @@ func TestSignalEscalates(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A terminal's size is passed on once what runs has started, to what runs:
+// the size that was waiting when Run or Exec began, then every new one.
+func TestResizes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  func(context.Context, Engine, <-chan TermSize) (int, error)
+		// started is the call after which resizes may come; resized is
+		// what they are to resize.
+		started, resized string
+	}{
+		{"run", func(ctx context.Context, e Engine, sizes <-chan TermSize) (int, error) {
+			return Run(ctx, e, RunOptions{Spec: ContainerSpec{Image: "x", TTY: true}, Resize: sizes})
+		}, "start", "c1"},
+		// The exec session's, not the container's.
+		{"exec", func(ctx context.Context, e Engine, sizes <-chan TermSize) (int, error) {
+			return Exec(ctx, e, "c1", ExecOptions{Spec: ExecSpec{Cmd: []string{"x"}, Streams: Streams{TTY: true}}, Resize: sizes})
+		}, "exec started", "exec e1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeEngine{exits: []ExitState{{}}, waitDelay: time.Hour, waitCode: 3, resized: make(chan struct{}), resizesToEnd: 2}
+			sizes := make(chan TermSize, 1)
+			sizes <- TermSize{Height: 33, Width: 111}
+			go func() { sizes <- TermSize{Height: 40, Width: 132} }() // a SIGWINCH
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			if code, err := tc.run(ctx, f, sizes); err != nil || code != 3 {
+				t.Fatalf("= %d, %v; want 3, the command's once resized twice", code, err)
+			}
+			calls := f.called()
+			resizes := slices.DeleteFunc(slices.Clone(calls), func(c string) bool { return !strings.HasPrefix(c, "resize") })
+			want := []string{"resize " + tc.resized + " 33x111", "resize " + tc.resized + " 40x132"}
+			if !slices.Equal(resizes, want) {
+				t.Errorf("calls %v: want the resizes %q", calls, want)
+			}
+			if i, j := indexOf(calls, tc.started), indexOf(calls, want[0]); i < 0 || j < i {
+				t.Errorf("calls %v: want %q after %q", calls, want[0], tc.started)
+			}
+		})
 	}
 }
 

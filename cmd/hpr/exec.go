@@ -73,12 +73,14 @@ func runExec(ctx context.Context, s *streams, o sessionOptions, args []string) e
 	if tty || stdinHasData(s.in) {
 		streams.Stdin = s.in
 	}
+	var sizes <-chan runtime.TermSize
 	if tty {
-		restore, _, err := rawTerminal(stdin)
+		restore, resize, err := rawTerminal(stdin)
 		if err != nil {
 			return err
 		}
 		defer restore()
+		sizes = resize
 	}
 	// Pass signals on to the command instead of leaving it running when hpr
 	// ends; runtime.Exec escalates to SIGKILL as hpr run does.
@@ -94,6 +96,7 @@ func runExec(ctx context.Context, s *streams, o sessionOptions, args []string) e
 			Cmd: args, WorkingDir: workdir, User: c.Labels[runtime.LabelUser], Streams: streams,
 		},
 		Signals: sigs,
+		Resize:  sizes,
 	})
 	if err != nil {
 		return fmt.Errorf("exec in %s: %w", c.Name, err)

@@ -328,10 +328,7 @@ func rawTerminal(f *os.File) (restore func(), sizes <-chan runtime.TermSize, err
 	signal.Notify(winch, syscall.SIGWINCH)
 	send := func() {
 		if w, h, err := term.GetSize(fd); err == nil {
-			select {
-			case ch <- runtime.TermSize{Height: uint(h), Width: uint(w)}:
-			default:
-			}
+			latest(ch, runtime.TermSize{Height: uint(h), Width: uint(w)})
 		}
 	}
 	send()
@@ -351,4 +348,17 @@ func rawTerminal(f *os.File) (restore func(), sizes <-chan runtime.TermSize, err
 		close(done)
 		_ = term.Restore(fd, state)
 	}, ch, nil
+}
+
+// latest puts s in ch in place of a size not yet taken: a size waits there
+// until what runs has started (for hpr exec on Podman, until the service
+// says the exec runs), and of the sizes the terminal had meanwhile only
+// the last is right. ch has room for one, and one goroutine at a time
+// sends on it, so the send never blocks.
+func latest(ch chan runtime.TermSize, s runtime.TermSize) {
+	select {
+	case <-ch:
+	default:
+	}
+	ch <- s
 }

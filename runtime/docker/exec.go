@@ -37,6 +37,10 @@ func (e *Engine) Exec(ctx context.Context, id string, spec runtime.ExecSpec) (in
 	if err != nil {
 		return 0, fmt.Errorf("starting exec in container %s: %w", runtime.ShortID(id), e.startError(err))
 	}
+	if spec.Started != nil {
+		// The daemon holds a resize until the command has started.
+		spec.Started(created.ID)
+	}
 	if err := <-pipe(ctx, resp, s); err != nil {
 		return 0, fmt.Errorf("running exec in container %s: %w", runtime.ShortID(id), err)
 	}
@@ -58,4 +62,12 @@ func (e *Engine) Exec(ctx context.Context, id string, spec runtime.ExecSpec) (in
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// ResizeExec sets the TTY size of exec session execID.
+func (e *Engine) ResizeExec(ctx context.Context, execID string, height, width uint) error {
+	if err := e.c.ContainerExecResize(ctx, execID, container.ResizeOptions{Height: height, Width: width}); err != nil {
+		return fmt.Errorf("resizing exec session %s: %w", runtime.ShortID(execID), e.translate(err))
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
@@ -36,11 +38,16 @@ type fake struct {
 	calls   []string
 	copyErr error
 	copied  []byte
+	// resized is closed by the first resize, of a container or of an exec
+	// session; an exec's command runs until then.
+	resized    chan struct{}
+	resizeOnce sync.Once
 }
 
 const (
 	fakeImageID = "sha256:feed"
 	fakePasswd  = "root:x:0:0:root:/root:/bin/sh\n"
+	fakeExecID  = "e1"
 )
 
 func (f *fake) call(s string) {
@@ -101,6 +108,40 @@ func (f *fake) ImageBuild(context.Context, io.Reader, build.ImageBuildOptions) (
 	return build.ImageBuildResponse{}, errors.New("not reached")
 }
 
+func (f *fake) ContainerExecCreate(_ context.Context, id string, _ container.ExecOptions) (container.ExecCreateResponse, error) {
+	f.call("ContainerExecCreate " + id)
+	return container.ExecCreateResponse{ID: fakeExecID}, nil
+}
+
+// ContainerExecAttach starts the exec's command, whose output ends once
+// the exec or its container has been resized.
+func (f *fake) ContainerExecAttach(_ context.Context, execID string, _ container.ExecAttachOptions) (types.HijackedResponse, error) {
+	f.call("ContainerExecAttach " + execID)
+	conn, command := net.Pipe()
+	go func() {
+		<-f.resized
+		command.Close()
+	}()
+	return types.NewHijackedResponse(conn, ""), nil
+}
+
+func (f *fake) ContainerExecInspect(_ context.Context, execID string) (container.ExecInspect, error) {
+	f.call("ContainerExecInspect " + execID)
+	return container.ExecInspect{ExecID: execID}, nil
+}
+
+func (f *fake) ContainerExecResize(_ context.Context, execID string, o container.ResizeOptions) error {
+	f.call(fmt.Sprintf("ContainerExecResize %s %dx%d", execID, o.Height, o.Width))
+	f.resizeOnce.Do(func() { close(f.resized) })
+	return nil
+}
+
+func (f *fake) ContainerResize(_ context.Context, id string, o container.ResizeOptions) error {
+	f.call(fmt.Sprintf("ContainerResize %s %dx%d", id, o.Height, o.Width))
+	f.resizeOnce.Do(func() { close(f.resized) })
+	return nil
+}
+
 func (f *fake) count(prefix string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -115,7 +156,7 @@ func (f *fake) count(prefix string) int {
 
 func newFake(t *testing.T) (*Engine, *fake) {
 	t.Helper()
-	f := &fake{}
+	f := &fake{resized: make(chan struct{})}
 	e, err := New("unix:///fake.sock", WithClient(f))
 	if err != nil {
 		t.Fatal(err)

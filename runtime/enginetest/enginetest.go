@@ -77,6 +77,7 @@ func Run(t *testing.T, env Env) {
 		{"TTYStdinResize", checkTTYStdinResize},
 		{"Wait", checkWait},
 		{"ExecSignalList", checkExecSignalList},
+		{"ExecTTYResize", checkExecTTYResize},
 		{"PublishedPort", checkPublishedPort},
 		{"SIGTERMReachesContainer", checkSIGTERM},
 		{"SecurityDefaults", checkSecurityDefaults},

@@ -407,11 +407,19 @@ func (e *Engine) Signal(ctx context.Context, id string, sig int) error {
 
 // Resize sets the container's TTY size; the container must be running.
 func (e *Engine) Resize(ctx context.Context, id string, height, width uint) error {
+	return e.resize(ctx, id, func(c context.Context) error {
+		return containers.ResizeContainerTTY(c, id, new(containers.ResizeTTYOptions).
+			WithHeight(int(height)).WithWidth(int(width)))
+	})
+}
+
+// resize makes one of the bindings' resize calls, which differ only in the
+// TTY they name: a container's or an exec session's.
+func (e *Engine) resize(ctx context.Context, tty string, call func(c context.Context) error) error {
 	c, cancel := e.call(ctx)
 	defer cancel()
-	if err := containers.ResizeContainerTTY(c, id, new(containers.ResizeTTYOptions).
-		WithHeight(int(height)).WithWidth(int(width))); err != nil {
-		return fmt.Errorf("resizing %s: %w", id, e.translate(ctx, err))
+	if err := call(c); err != nil {
+		return fmt.Errorf("resizing %s: %w", tty, e.translate(ctx, err))
 	}
 	return nil
 }

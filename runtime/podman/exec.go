@@ -20,7 +20,9 @@ import (
 // Exec runs a command in a running container and returns its exit code.
 //
 // With a TTY the bindings put os.Stdin in raw mode and follow its size when
-// it is a terminal, whatever spec.Streams holds.
+// it is a terminal, whatever spec.Streams holds; es.Started reports the
+// session once it runs, so that the caller can size it (ResizeExec) from
+// the terminal it owns.
 func (e *Engine) Exec(ctx context.Context, id string, es runtime.ExecSpec) (int, error) {
 	c, cancel, err := e.hijackCall(ctx)
 	if err != nil {
@@ -52,6 +54,11 @@ func (e *Engine) Exec(ctx context.Context, id string, es runtime.ExecSpec) (int,
 			_ = containers.ExecRemove(rc, session, new(containers.ExecRemoveOptions).WithForce(true))
 		}()
 	}
+	if es.Started != nil {
+		pctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go e.whenRunning(pctx, session, es.Started)
+	}
 	o := new(containers.ExecStartAndAttachOptions).
 		WithAttachInput(stdin != nil).WithAttachOutput(stdout != nil).WithAttachError(stderr != nil)
 	if stdin != nil {
@@ -67,6 +74,41 @@ func (e *Engine) Exec(ctx context.Context, id string, es runtime.ExecSpec) (int,
 		return -1, fmt.Errorf("running exec session in %s: %w", id, e.translate(ctx, err))
 	}
 	return e.execExitCode(ctx, c, session)
+}
+
+// whenRunning calls started with session once the service says it runs,
+// asking every 10 ms until ctx ends (the exec has ended) or the service
+// fails. A resize before that is dropped: the bindings ask the service to
+// ignore a session that is not running. An inspect during the start
+// answers once the session runs: libpod holds the container's lock from
+// the start until then.
+func (e *Engine) whenRunning(ctx context.Context, session string, started func(string)) {
+	c, cancel := e.call(ctx)
+	defer cancel()
+	for {
+		in, err := containers.ExecInspect(c, session, nil)
+		if err != nil {
+			return
+		}
+		if in.Running {
+			started(session)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// ResizeExec sets the TTY size of exec session execID; one that is not
+// running is left as it is.
+func (e *Engine) ResizeExec(ctx context.Context, execID string, height, width uint) error {
+	return e.resize(ctx, "exec session "+execID, func(c context.Context) error {
+		return containers.ResizeExecTTY(c, execID, new(containers.ResizeExecTTYOptions).
+			WithHeight(int(height)).WithWidth(int(width)))
+	})
 }
 
 // execExitCode reads a finished exec session's exit code. The output can end
