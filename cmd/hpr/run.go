@@ -53,7 +53,9 @@ build inputs changed (Dockerfile, args, .dockerignore, the files COPY and ADD
 use), with UID and GID build args set to the container-side ids that land
 on the host as you (a compose file's ${UID} and ${GID} are those ids too).
 The container is removed when the run ends, and signals (Ctrl-C, SIGTERM,
-SIGHUP) are passed on to it. The output of the services it depends on goes
+SIGHUP) are passed on to it; a second one, or 10 s without an end, kills
+it. A signal before the container has started ends the run without
+starting it. The output of the services it depends on goes
 to stderr, each line prefixed with the service's name.
 
 What a compose file would let into the machine (binds outside the project,
@@ -66,7 +68,8 @@ mutagen, unison, rsync) and name it with --remote-root or [engine]
 remote_root. Files then land as that directory's owner there.
 
 Exit status: the command's own; 125 if hpr or the engine failed; 126 if the
-command cannot be run; 127 if it is not found; 130/143 after SIGINT/SIGTERM.`,
+command cannot be run; 127 if it is not found; 130/143/129 after
+SIGINT/SIGTERM/SIGHUP ended the run.`,
 		Example: `  hpr run                                   # the project's command
   hpr run -- bundle exec jekyll build       # another command
   hpr run --image debian:bookworm-slim -- sh -c 'touch made-by-container'
