@@ -151,10 +151,6 @@ type ending struct {
 // end while passing terminal sizes on to it.
 func runCreated(ctx context.Context, e Engine, c created, opts RunOptions) (ending, error) {
 	output, err := start(ctx, e, c, opts)
-	var sb stoppedBefore
-	if errors.As(err, &sb) {
-		return ending{code: 128 + int(sb.sig)}, nil
-	}
 	var nr *notRunnable
 	if errors.As(err, &nr) {
 		fmt.Fprintf(errWriter(opts.Streams), "hpr: %v\n", nr.err)
@@ -181,27 +177,6 @@ type notRunnable struct {
 
 func (n *notRunnable) Error() string { return n.err.Error() }
 
-// stoppedBefore is a signal that came before the container started: the
-// user stopped the run before its command began, so it is not started. (A
-// signal passed on before the command has set its handlers is lost on a
-// PID 1 that ignores it, and the command would run to its end: make soak
-// saw a SIGTERM right after the create end in exit 0.)
-type stoppedBefore struct{ sig syscall.Signal }
-
-func (s stoppedBefore) Error() string { return s.sig.String() + " before the container started" }
-
-// pendingSignal is a signal waiting in signals, 0 when none is.
-func pendingSignal(signals <-chan os.Signal) syscall.Signal {
-	select {
-	case sig := <-signals:
-		if s, ok := sig.(syscall.Signal); ok {
-			return s
-		}
-	default:
-	}
-	return 0
-}
-
 // start attaches the streams, waits for the verification, and starts the
 // container. It returns the channel that is closed when the output ends.
 func start(ctx context.Context, e Engine, c created, opts RunOptions) (<-chan error, error) {
@@ -218,9 +193,6 @@ func start(ctx context.Context, e Engine, c created, opts RunOptions) (<-chan er
 	}
 	if err != nil {
 		return nil, fmt.Errorf("attaching to container: %w", err)
-	}
-	if sig := pendingSignal(opts.Signals); sig != 0 {
-		return nil, stoppedBefore{sig}
 	}
 	if err := e.Start(ctx, c.id); err != nil {
 		switch {

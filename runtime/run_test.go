@@ -93,13 +93,7 @@ func (f *fakeEngine) Attach(context.Context, string, Streams) (<-chan error, err
 	return f.done, nil
 }
 
-func (f *fakeEngine) Start(context.Context, string) error {
-	f.record("start")
-	if f.started != nil {
-		close(f.started)
-	}
-	return nil
-}
+func (f *fakeEngine) Start(context.Context, string) error { f.record("start"); return nil }
 
 func (f *fakeEngine) Wait(ctx context.Context, _ string) (int, error) {
 	f.record("wait")
@@ -279,12 +273,8 @@ func TestRunAfterSignal(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := tc.f
-			f.started = make(chan struct{})
 			sigs := make(chan os.Signal, 1)
-			go func() {
-				<-f.started
-				sigs <- syscall.SIGTERM
-			}()
+			sigs <- syscall.SIGTERM
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
 			code, err := Run(ctx, f, RunOptions{Spec: ContainerSpec{Image: "x"}, Signals: sigs})
@@ -295,23 +285,6 @@ func TestRunAfterSignal(t *testing.T) {
 				t.Errorf("calls %v, signals %v; want SIGTERM passed on and %d Remove", f.called(), f.signals, tc.wantRemove)
 			}
 		})
-	}
-}
-
-// A signal that came before the container started: it is not started, the
-// run ends with the signal's code, and the container is removed.
-func TestRunSignalBeforeStart(t *testing.T) {
-	f := &fakeEngine{exits: []ExitState{{Exited: true, Code: 0}}, waitDelay: time.Hour}
-	sigs := make(chan os.Signal, 1)
-	sigs <- syscall.SIGTERM
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	code, err := Run(ctx, f, RunOptions{Spec: ContainerSpec{Image: "x"}, Signals: sigs})
-	if err != nil || code != 143 {
-		t.Fatalf("Run = %d, %v; want 143", code, err)
-	}
-	if f.count("start") != 0 || f.count("remove") != 1 || len(f.signals) != 0 {
-		t.Errorf("calls %v, signals %v; want no start, no signal passed on, one Remove", f.called(), f.signals)
 	}
 }
 
@@ -353,22 +326,11 @@ func TestSignalEscalates(t *testing.T) {
 			{"at a second signal", []os.Signal{syscall.SIGTERM, syscall.SIGINT}, time.Hour},
 		} {
 			t.Run(r.name+"/"+tc.name, func(t *testing.T) {
-				f := &fakeEngine{exits: []ExitState{{}}, waitDelay: time.Hour, killed: make(chan struct{}), started: make(chan struct{})}
-				// The signals come once the container runs (one before
-				// would keep it from starting); an exec runs at once.
-				ready := f.started
-				if r.name == "exec" {
-					ready = nil
-				}
+				f := &fakeEngine{exits: []ExitState{{}}, waitDelay: time.Hour, killed: make(chan struct{})}
 				sigs := make(chan os.Signal, len(tc.sigs))
-				go func() {
-					if ready != nil {
-						<-ready
-					}
-					for _, s := range tc.sigs {
-						sigs <- s
-					}
-				}()
+				for _, s := range tc.sigs {
+					sigs <- s
+				}
 				// A run that does not kill waits for the deadline.
 				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 				defer cancel()
