@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/hostpersist/hpr/runtime"
@@ -127,38 +125,4 @@ holds on this machine.`,
 	})
 	root.AddCommand(newVersionCmd(s), newEnginesCmd(s), newRunCmd(s), newBuildCmd(s), newExecCmd(s), newShellCmd(s), newInitCmd(s), newGCCmd(s), newDoctorCmd(s), newConformanceCmd(s), newProbeCmd(s))
 	return root
-}
-
-// signalled is the cause of main's context ending: a signal hpr was sent.
-type signalled struct{ sig syscall.Signal }
-
-func (s signalled) Error() string { return s.sig.String() + " signal received" }
-
-// notifyContext is signal.NotifyContext for SIGINT, SIGTERM and SIGHUP,
-// whose cause (signalOf) says which signal ended it. After the first, the
-// signals are still caught (not the default, hpr's death) until stop; the
-// commands that run something pass them on from then (passedOn).
-func notifyContext(parent context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(parent)
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	go func() {
-		select {
-		case s := <-ch:
-			if sig, ok := s.(syscall.Signal); ok {
-				cancel(signalled{sig})
-			}
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, func() { signal.Stop(ch); cancel(nil) }
-}
-
-// signalOf is the signal that ended ctx (notifyContext), 0 when none did.
-func signalOf(ctx context.Context) syscall.Signal {
-	var s signalled
-	if errors.As(context.Cause(ctx), &s) {
-		return s.sig
-	}
-	return 0
 }

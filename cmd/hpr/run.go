@@ -54,8 +54,7 @@ use), with UID and GID build args set to the container-side ids that land
 on the host as you (a compose file's ${UID} and ${GID} are those ids too).
 The container is removed when the run ends, and signals (Ctrl-C, SIGTERM,
 SIGHUP) are passed on to it; a second one, or 10 s without an end, kills
-it. A signal before the container has started ends the run without
-starting it. The output of the services it depends on goes
+it. A signal before hpr creates the container ends the run there. The output of the services it depends on goes
 to stderr, each line prefixed with the service's name.
 
 What a compose file would let into the machine (binds outside the project,
@@ -208,18 +207,6 @@ func startCompanions(ctx context.Context, s *streams, sess *session, cs []runtim
 	labels := sess.resolver.Labels(sess.proj, processLabels())
 	network := runtime.NetworkSpec{Name: "hpr-" + sess.proj.Name + "-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36), Labels: labels}
 	return runtime.StartCompanions(ctx, sess.engine, runtime.CompanionOptions{Network: network, Companions: cs, Output: s.err})
-}
-
-// passedOn delivers the signals hpr passes on to what it runs (SIGINT,
-// SIGTERM, SIGHUP) instead of ending of them, until stop. A signal that
-// came before, and ended ctx (notifyContext), is not among them: passedOn
-// returns it as early, and the caller ends with its code (128+N) instead
-// of starting what the user asked to stop. The check comes after the
-// registration, so every signal is either early or delivered.
-func passedOn(ctx context.Context) (sigs <-chan os.Signal, stop func(), early syscall.Signal) {
-	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	return ch, func() { signal.Stop(ch) }, signalOf(ctx)
 }
 
 // runStale runs the container; when it was planned from what hpr

@@ -207,7 +207,7 @@ func (r *report) signalTable(p func(string, ...any)) {
 // by the phase they were sent at, and the runs whose code was not the
 // signal's (128+N), with their last line.
 func (r *report) phaseTable(p func(string, ...any)) {
-	p("Exit codes of the runs sent SIGINT, SIGTERM or SIGHUP, by phase (the contract: 128+N, as 130 for SIGINT; the command's own code when it had ended before the signal came):")
+	p("Exit codes of the runs sent SIGINT, SIGTERM or SIGHUP, by phase (the contract: 128+N, as 130 for SIGINT; the command's own code when it had ended before the signal came, or when the signal reached its PID 1 shell before the shell set its trap — a signal from the create on is passed on once the container starts, as docker run does):")
 	p("")
 	p("| phase | runs | 128+N | other exit codes |")
 	p("|---|---|---|---|")
