@@ -177,7 +177,10 @@ func (r *report) snapshot(ctx context.Context, into *snapshot) error {
 }
 
 // settle waits (at most a minute) until no engine holds more containers
-// than before: Podman removes exited containers after hpr has returned.
+// than before — Podman removes exited containers after hpr has returned —
+// and (at most 30 s more) until no daemon has more open descriptors than
+// before: a daemon closes a connection a little after its client ends.
+// What is still there then is reported as growth.
 func (r *report) settle(ctx context.Context) {
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
@@ -187,9 +190,21 @@ func (r *report) settle(ctx context.Context) {
 			more = more || err != nil || s.Containers > r.before.states[string(e.Mode)].Containers
 		}
 		if !more {
-			return
+			break
 		}
 		time.Sleep(500 * time.Millisecond) // polling the engines' state
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		more := false
+		for _, e := range r.cfg.engines {
+			before := r.before.states[string(e.Mode)]
+			n, err := faults.SettledFDs(ctx, before.Pid)
+			more = more || err != nil || n > before.FDs
+		}
+		if !more {
+			return
+		}
 	}
 }
 
