@@ -124,6 +124,22 @@ func (r *report) stateTable(p func(string, ...any)) {
 			a.Volumes, z.Volumes, a.Mounts, z.Mounts, a.FDs, z.FDs, grew)
 	}
 	p("")
+	// Docker 20.10's daemon never ends an attach to a container removed
+	// without starting (moby #45052): a run SIGKILLed between its attach
+	// and its start leaves one such attach, a socket and its pipes, in the
+	// daemon. The runs that could have, by engine:
+	var cells0 []string
+	for _, e := range r.cfg.engines {
+		n := 0
+		for _, s := range r.signalled {
+			if s.mode == string(e.Mode) && s.sig == syscall.SIGKILL && (s.phase == "created" || s.phase == "attached") {
+				n++
+			}
+		}
+		cells0 = append(cells0, fmt.Sprintf("%s %d", e.Mode, n))
+	}
+	p("Runs SIGKILLed between the container's create and its start, which on Docker 20.10 leave the daemon an attach that never ends (an engine bug, moby #45052; the next run removes the container, not the attach): %s.", strings.Join(cells0, ", "))
+	p("")
 	var kinds []string
 	for k := range r.after.memos {
 		kinds = append(kinds, k)
