@@ -170,6 +170,10 @@ func (r *report) snapshot(ctx context.Context, into *snapshot) error {
 		if err != nil {
 			return err
 		}
+		// Counted once more, settled: the CLI calls Read just made.
+		if s.FDs, err = faults.SettledFDs(ctx, s.Pid); err != nil {
+			return err
+		}
 		into.states[string(e.Mode)] = s
 	}
 	into.memos = memoFiles(filepath.Join(r.cfg.user.home, ".cache", "hpr"))
