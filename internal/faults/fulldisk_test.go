@@ -203,8 +203,7 @@ func TestEngineStorageFull(t *testing.T) {
 	u := testUser(t)
 	testenv.Need(t, "podman-rootless")
 	s := u.storageService(t, "256m")
-	s.podman(t, "import", "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "--change", `CMD ["bash"]`,
-		baseTar(t), base)
+	s.podman(t, importBase(baseTar(t))...)
 	dir, cacheHome := u.dir(t), u.dir(t)
 	o := runAs{dir: dir, env: []string{"XDG_CACHE_HOME=" + cacheHome}}
 	u.write(t, filepath.Join(dir, "hpr.toml"), "name = \"full\"\n[image]\nbuild = \".\"\n")

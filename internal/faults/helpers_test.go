@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -45,27 +43,11 @@ func testUser(t *testing.T) tester {
 	if os.Geteuid() != 0 {
 		t.Fatal("the fault tests run as root (scripts/test.sh's root phase): they restart engines and mount filesystems")
 	}
-	name := os.Getenv("HPR_TEST_USER")
-	if name == "" || name == "root" {
-		t.Fatal("HPR_TEST_USER names no non-root test user (scripts/test.sh sets it)")
-	}
-	u, err := user.Lookup(name)
+	fu, err := LookupUser(os.Getenv("HPR_TEST_USER"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v (scripts/test.sh sets HPR_TEST_USER)", err)
 	}
-	tu := tester{name: name, home: u.HomeDir}
-	tu.uid, _ = strconv.Atoi(u.Uid)
-	tu.gid, _ = strconv.Atoi(u.Gid)
-	gids, err := u.GroupIds()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, g := range gids {
-		if n, err := strconv.Atoi(g); err == nil && n != tu.gid {
-			tu.groups = append(tu.groups, uint32(n))
-		}
-	}
-	return tu
+	return tester{uid: fu.UID, gid: fu.GID, groups: fu.Groups, name: fu.Name, home: fu.Home}
 }
 
 // runAs is how hpr is run as the test user.

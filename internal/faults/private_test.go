@@ -4,7 +4,6 @@ package faults
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -55,16 +54,20 @@ type privateStore struct {
 	home, xdg string
 }
 
-var errNoBaseTar = errors.New("HPR_BASE_TAR names no base image tarball (scripts/engines.sh's env file sets it)")
-
 // baseTar is the harness's tarball of the base image.
 func baseTar(t *testing.T) string {
 	t.Helper()
 	tar := os.Getenv("HPR_BASE_TAR")
 	if tar == "" {
-		t.Fatal(errNoBaseTar)
+		t.Fatal("HPR_BASE_TAR names no base image tarball (scripts/engines.sh's env file sets it)")
 	}
 	return tar
+}
+
+// importBase are `podman import`'s arguments that make the base image of
+// tarball tar as scripts/engines.sh does.
+func importBase(tar string) []string {
+	return []string{"import", "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "--change", `CMD ["bash"]`, tar, base}
 }
 
 var (
@@ -76,9 +79,10 @@ var (
 
 func (u tester) privateStore(t *testing.T) privateStore {
 	t.Helper()
+	tar := baseTar(t)
 	privateOnce.Do(func() {
 		privateOwner = u
-		privateMade, privateErr = u.makePrivateStore()
+		privateMade, privateErr = u.makePrivateStore(tar)
 	})
 	if privateErr != nil {
 		t.Fatal(privateErr)
@@ -86,7 +90,7 @@ func (u tester) privateStore(t *testing.T) privateStore {
 	return privateMade
 }
 
-func (u tester) makePrivateStore() (privateStore, error) {
+func (u tester) makePrivateStore(tar string) (privateStore, error) {
 	top, err := os.MkdirTemp("", "hprpriv")
 	if err != nil {
 		return privateStore{}, err
@@ -109,11 +113,7 @@ func (u tester) makePrivateStore() (privateStore, error) {
 			}
 		}
 	}
-	tar := os.Getenv("HPR_BASE_TAR")
-	if tar == "" {
-		return s, errNoBaseTar
-	}
-	if out, err := u.podmanIn(s, "import", "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "--change", `CMD ["bash"]`, tar, base); err != nil {
+	if out, err := u.podmanIn(s, importBase(tar)...); err != nil {
 		return s, fmt.Errorf("importing %s into the private store: %v\n%s", base, err, out)
 	}
 	return s, nil

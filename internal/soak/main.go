@@ -15,9 +15,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -32,14 +30,7 @@ type config struct {
 	runs, signals     int
 	limit             time.Duration
 	seed              uint64
-	user              account
-}
-
-// account is the user hpr runs as.
-type account struct {
-	name, home string
-	uid, gid   int
-	groups     []uint32
+	user              faults.User // whom hpr runs as
 }
 
 func main() {
@@ -62,7 +53,7 @@ func main() {
 	if c.hpr == "" || os.Geteuid() != 0 {
 		fatal(fmt.Errorf("run as root with -hpr (scripts/soak.sh does): it reads the daemons' /proc files"))
 	}
-	if c.user, err = lookup(name); err != nil {
+	if c.user, err = faults.LookupUser(name); err != nil {
 		fatal(err)
 	}
 	r, err := soak(context.Background(), c)
@@ -84,26 +75,6 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s soak: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
-func lookup(name string) (account, error) {
-	u, err := user.Lookup(name)
-	if err != nil || name == "root" || name == "" {
-		return account{}, fmt.Errorf("-user %q: want the harness's non-root test user (%v)", name, err)
-	}
-	a := account{name: name, home: u.HomeDir}
-	a.uid, _ = strconv.Atoi(u.Uid)
-	a.gid, _ = strconv.Atoi(u.Gid)
-	gids, err := u.GroupIds()
-	if err != nil {
-		return a, err
-	}
-	for _, g := range gids {
-		if n, err := strconv.Atoi(g); err == nil && n != a.gid {
-			a.groups = append(a.groups, uint32(n))
-		}
-	}
-	return a, nil
-}
-
 // soak runs the whole soak and returns the report.
 func soak(ctx context.Context, c config) (*report, error) {
 	r := &report{cfg: c, machine: describe(c), started: time.Now(), perEngine: map[string]*engineRuns{}}
@@ -119,7 +90,7 @@ func soak(ctx context.Context, c config) (*report, error) {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return nil, err
 		}
-		os.Chown(dir, c.user.uid, c.user.gid)
+		os.Chown(dir, c.user.UID, c.user.GID)
 		projects[string(e.Mode)] = dir
 		r.perEngine[string(e.Mode)] = &engineRuns{}
 		// One untimed run first: the memos a first run writes are not growth.
@@ -176,7 +147,7 @@ func (r *report) snapshot(ctx context.Context, into *snapshot) error {
 		}
 		into.states[string(e.Mode)] = s
 	}
-	into.memos = memoFiles(filepath.Join(r.cfg.user.home, ".cache", "hpr"))
+	into.memos = memoFiles(filepath.Join(r.cfg.user.Home, ".cache", "hpr"))
 	return nil
 }
 

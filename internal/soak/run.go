@@ -44,12 +44,12 @@ const signalledCmd = `trap "exit 130" INT; trap "exit 143" TERM; trap "exit 129"
 func (c config) command(dir, endpoint string, trace bool, cmd ...string) *exec.Cmd {
 	x := exec.Command(c.hpr, append([]string{"run", "--engine", endpoint, "--image", "debian:bookworm-slim", "--"}, cmd...)...)
 	x.Dir = dir
-	x.Env = []string{"HOME=" + c.user.home, "USER=" + c.user.name, "LOGNAME=" + c.user.name,
-		"PATH=/usr/local/bin:/usr/bin:/bin", "XDG_RUNTIME_DIR=/run/user/" + itoa(c.user.uid)}
+	x.Env = []string{"HOME=" + c.user.Home, "USER=" + c.user.Name, "LOGNAME=" + c.user.Name,
+		"PATH=/usr/local/bin:/usr/bin:/bin", "XDG_RUNTIME_DIR=/run/user/" + itoa(c.user.UID)}
 	if trace {
 		x.Env = append(x.Env, "HPR_TRACE=1")
 	}
-	x.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(c.user.uid), Gid: uint32(c.user.gid), Groups: c.user.groups}}
+	x.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(c.user.UID), Gid: uint32(c.user.GID), Groups: c.user.Groups}}
 	return x
 }
 
