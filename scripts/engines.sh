@@ -591,11 +591,24 @@ print_env() {
   fi
 }
 
+# canary: a file only root may read, for the hostile-project tests
+# (internal/testenv.Canaries): a project whose container reads or changes it
+# reached root's files through the engine.
+canary() {
+  local dir=/var/lib/hpr-harness/canary
+  mkdir -p "$dir"
+  chmod 0755 /var/lib/hpr-harness "$dir"
+  [ -f "$dir/secret" ] || printf 'hpr-root-canary-c4a7\n' >"$dir/secret"
+  chown root:root "$dir/secret"
+  chmod 0600 "$dir/secret"
+}
+
 cmd_up() {
   mkdir -p "$STATE" "$LOGS" "$CACHE"
   install_packages
   ensure_user
   ensure_local_user
+  canary
   want docker-rootful && up_docker_rootful
   want docker-userns-remap && up_docker_remap
   want docker-rootless && up_docker_rootless
