@@ -95,7 +95,14 @@ services:
 		}
 	}
 	logf("setup: %d files in each of p100k and s100k (%s)", manyFiles, time.Since(t).Round(time.Millisecond))
+	b.openEngines(ctx)
+	return nil
+}
 
+// openEngines opens every engine measured once, and records its version
+// and storage, or why it could not be opened, for the report.
+func (b *bench) openEngines(ctx context.Context) {
+	c := b.cfg
 	b.opened = map[string]*detect.Engine{}
 	b.openErr = map[string]string{}
 	for _, e := range c.engines {
@@ -115,7 +122,6 @@ services:
 			logf("setup: %s: the engine says it is %s", e.Mode, got)
 		}
 	}
-	return nil
 }
 
 // makeFiles fills dir with n small files, 1000 to a directory, a few

@@ -48,6 +48,14 @@ type engineRef struct {
 }
 
 func main() {
+	c := parseFlags()
+	ctx := context.Background()
+	run(ctx, c)
+}
+
+// parseFlags reads the command line into a config; a bad one ends the
+// program.
+func parseFlags() *config {
 	var (
 		c        config
 		engines  string
@@ -97,11 +105,14 @@ func main() {
 	}
 	c.started = time.Now()
 	c.deadline = c.started.Add(budget)
+	return &c
+}
 
-	ctx := context.Background()
-	r := &report{cfg: &c, raw: map[string][]result{}, blogBuild: map[string]time.Duration{}}
-	r.machine = machineInfo(ctx, &c)
-	b := &bench{cfg: &c, rep: r}
+// run measures what c asks for and writes the report.
+func run(ctx context.Context, c *config) {
+	r := &report{cfg: c, raw: map[string][]result{}, blogBuild: map[string]time.Duration{}}
+	r.machine = machineInfo(ctx, c)
+	b := &bench{cfg: c, rep: r}
 	if err := b.setup(ctx); err != nil {
 		fatal(fmt.Errorf("setting up the workspace: %w", err))
 	}
