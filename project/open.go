@@ -183,7 +183,11 @@ func loadFile(path string, o ComposeOptions) (*Project, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", path, err)
 	}
-	data, err := os.ReadFile(path)
+	data, err := readProjectFile(path, "an "+FileName)
+	var limit *Error
+	if errors.As(err, &limit) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("loading project: %w", err)
 	}
