@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"syscall"
 
 	"github.com/hostpersist/hpr/project"
 	"github.com/spf13/cobra"
@@ -32,15 +34,12 @@ is there, the project builds it; else edit [image] ref.`,
 				return err
 			}
 			path := filepath.Join(cwd, project.FileName)
-			if _, err := os.Stat(path); err == nil && !force {
-				return fmt.Errorf("%s already exists: edit it, or pass --force to overwrite it", path)
-			}
 			content, err := initTemplate(cwd, service)
 			if err != nil {
 				return err
 			}
-			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-				return fmt.Errorf("writing %s: %w", path, err)
+			if err := writeNew(path, content, force); err != nil {
+				return err
 			}
 			fmt.Fprintf(s.out, "wrote %s\n", path)
 			return nil
@@ -70,4 +69,38 @@ func initTemplate(dir, service string) (string, error) {
 		return "", err
 	}
 	return project.Template(err == nil, filepath.Base(dir)), nil
+}
+
+// writeNew writes content to path, which must not exist (with force: which
+// may be a regular file). It never follows a symbolic link: a cloned
+// project's hpr.toml may be one that points out of it (to ~/.bash_profile),
+// dangling so that a stat says it is absent.
+func writeNew(path, content string, force bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL | syscall.O_NOFOLLOW
+	if force {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC | syscall.O_NOFOLLOW
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
+	if err != nil {
+		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			to, _ := os.Readlink(path)
+			return fmt.Errorf("%s is a symbolic link to %s: hpr init does not write through it; remove it, then run hpr init", path, strconv.Quote(to))
+		}
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s already exists: edit it, or pass --force to overwrite it", path)
+		}
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
+		f.Close()
+		return fmt.Errorf("%s is not a regular file: remove it, then run hpr init", path)
+	}
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }
