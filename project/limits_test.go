@@ -131,3 +131,15 @@ func BenchmarkHostileSizes(b *testing.B) {
 		})
 	}
 }
+
+// An error quoting a value that used ${UID} or ${GID} shows them as the file
+// wrote them, not the markers that stand for them until the plan is known.
+func TestErrorShowsIDVariables(t *testing.T) {
+	err := loadHostile(t, "compose.yaml", composeWith(`ports: ["${GID}:${UID}:80"]`), "")
+	if err == nil {
+		t.Fatal("loaded; want an error")
+	}
+	if msg := err.Error(); !strings.Contains(msg, `"${GID}:${UID}:80"`) || hasMarker(msg) {
+		t.Errorf("error %q, want the value as written", msg)
+	}
+}
