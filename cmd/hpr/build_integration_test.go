@@ -5,7 +5,6 @@ package main_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,26 +78,4 @@ func removeImages(t *testing.T, endpoint, dir, repo string) {
 			t.Logf("removing %s: %v", img.Ref, err)
 		}
 	}
-}
-
-// TestBuildUnreadableContext: a file of the build context hpr cannot read is
-// named as the build context's, not as the engine's socket.
-func TestBuildUnreadableContext(t *testing.T) {
-	testenv.NonRoot(t)
-	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
-		dir := t.TempDir()
-		write(t, filepath.Join(dir, "Dockerfile"), "FROM debian:bookworm-slim\nCOPY . /ctx/\n")
-		write(t, filepath.Join(dir, "secret"), "x\n")
-		if err := os.Chmod(filepath.Join(dir, "secret"), 0); err != nil {
-			t.Fatal(err)
-		}
-		name := fmt.Sprintf("unreadable-%d", time.Now().UnixNano())
-		write(t, filepath.Join(dir, "hpr.toml"), fmt.Sprintf("name = %q\n[image]\nbuild = \".\"\n", name))
-		defer removeImages(t, te.Endpoint, dir, "hpr-"+name)
-		code, _, errOut := hpr(t, dir, nil, "build", "--engine", te.Endpoint)
-		msg := strings.TrimSpace(errOut)
-		if code == 0 || strings.Contains(msg, "sock") || !strings.Contains(msg, filepath.Join(dir, "secret")) || strings.Count(msg, "\n") > 0 {
-			t.Errorf("exit %d, stderr %q; want one line naming %s and not the socket", code, msg, filepath.Join(dir, "secret"))
-		}
-	})
 }

@@ -85,8 +85,11 @@ func (e *Engine) Build(ctx context.Context, opts runtime.BuildOptions) error {
 	if err != nil {
 		select {
 		case cerr := <-ctxErr:
-			if cerr != nil {
+			if errors.Is(cerr, fs.ErrPermission) {
 				return fmt.Errorf("building %s: %w (make it readable, or leave it out with .dockerignore)", opts.Tag, cerr)
+			}
+			if cerr != nil {
+				return fmt.Errorf("building %s: %w", opts.Tag, cerr)
 			}
 		default:
 		}
