@@ -86,7 +86,7 @@ func (c *composer) ports(p *Project, s *composeService) error {
 			}
 			port = pt
 		}
-		p.Run.Ports = append(p.Run.Ports, port)
+		p.Run.Ports = append(p.Run.Ports, loopbackByDefault(port))
 	}
 	return nil
 }

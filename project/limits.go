@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
 	"gopkg.in/yaml.v3"
+
+	"github.com/hostpersist/hpr/runtime"
 )
 
 // A project's files are written by whoever wrote the repository, so what hpr
@@ -241,4 +245,35 @@ func tooDeepNode(n *yaml.Node, depth int) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// loopbackByDefault binds a port a project file publishes without an
+// address to 127.0.0.1, as the devcontainer CLI does for forwardPorts:
+// Docker's default, every interface, would let a cloned repository open a
+// port of this machine to the network. A port given with -p keeps docker
+// run's default.
+func loopbackByDefault(p runtime.Port) runtime.Port {
+	if p.HostIP == "" {
+		p.HostIP = "127.0.0.1"
+	}
+	return p
+}
+
+// exposedPorts are the warnings for the ports p's files publish on an
+// address other machines may reach, one line each.
+func exposedPorts(p *Project) []string {
+	var w []string
+	for _, pt := range p.Run.Ports {
+		a, err := netip.ParseAddr(pt.HostIP)
+		if err == nil && a.IsLoopback() {
+			continue
+		}
+		proto, _ := pt.Proto()
+		host := strconv.Itoa(int(pt.HostPort))
+		if pt.HostPort == 0 {
+			host = "a port the engine picks"
+		}
+		w = append(w, fmt.Sprintf("%s publishes port %s on %s, which other machines may reach: give it 127.0.0.1 if only you need it", p.Path, host+"/"+proto, pt.HostIP))
+	}
+	return w
 }

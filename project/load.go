@@ -724,7 +724,7 @@ func (l *loader) ports(r *Run) {
 			continue
 		}
 		seen[k] = true
-		r.Ports = append(r.Ports, port)
+		r.Ports = append(r.Ports, loopbackByDefault(port))
 	}
 }
 

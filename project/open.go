@@ -84,6 +84,7 @@ func Open(cwd string, o OpenOptions) (*Project, error) {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("the project is your home directory %s: the container can change everything in it; run hpr from a project directory instead", home))
 		}
 	}
+	p.Warnings = append(p.Warnings, exposedPorts(p)...)
 	if (o.Require == RequireImage || o.Require == RequireFile) && !p.Image.Building() && p.Image.Ref == "" {
 		return nil, fmt.Errorf("%s: [image] has neither ref nor build: set one, or pass --image IMG", p.Path)
 	}
