@@ -102,7 +102,7 @@ func removeStale(ctx context.Context, e runtime.Engine, labels map[string]string
 	host, _ := os.Hostname()
 	n := 0
 	for _, c := range cs {
-		if !stale(c, host) || skipExiting && runtime.BeingRemoved(c) {
+		if !mine(c.Labels, os.Getuid()) || !stale(c, host) || skipExiting && runtime.BeingRemoved(c) {
 			continue
 		}
 		if err := e.Remove(ctx, c.ID); err != nil {
@@ -123,7 +123,7 @@ func removeStaleNetworks(ctx context.Context, e runtime.Engine, labels map[strin
 	host, _ := os.Hostname()
 	n := 0
 	for _, nw := range ns {
-		if !stale(runtime.Container{Labels: nw.Labels}, host) {
+		if !mine(nw.Labels, os.Getuid()) || !stale(runtime.Container{Labels: nw.Labels}, host) {
 			continue
 		}
 		if err := e.RemoveNetwork(ctx, nw.Name); err != nil && !errors.Is(err, runtime.ErrNotFound) && !errors.Is(err, runtime.ErrConflict) {
@@ -139,6 +139,14 @@ func hprLabels(labels map[string]string) map[string]string {
 	sel := map[string]string{runtime.LabelProject: ""}
 	maps.Copy(sel, labels)
 	return sel
+}
+
+// mine reports whether what hpr made with labels is the user uid's: labelled
+// for uid, or made by an hpr from before the label. Another user's (on an
+// engine users share) is never this user's to remove.
+func mine(labels map[string]string, uid int) bool {
+	owner, ok := labels[runtime.LabelUID]
+	return !ok || owner == strconv.Itoa(uid)
 }
 
 // stale reports whether container c was left behind: its hpr process on
