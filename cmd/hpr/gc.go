@@ -33,7 +33,10 @@ by stopping mid-build (Podman's Buildah working containers, which podman ps
 -a does not show, each holding an overlay mount), the probe images
 (hpr-probe:<digest>) that hpr conformance of other hpr builds imported (this
 build's own probe stays), and what hpr remembers of the builds of projects
-whose directory is gone.`,
+whose directory is gone.
+
+On an engine users share (rootful Docker or Podman), only what this user's
+hpr made is removed (label io.hpr.uid).`,
 		Example: `  hpr gc
   hpr gc --engine podman`,
 		Args: cobra.NoArgs,
