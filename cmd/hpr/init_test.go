@@ -132,6 +132,43 @@ func TestInitRefusesSymlink(t *testing.T) {
 	}
 }
 
+// hpr init --force replaces an hpr.toml that is a hard link to a file
+// outside the project: the file outside keeps its content.
+func TestInitForceHardLink(t *testing.T) {
+	root := t.TempDir()
+	outside, dir := filepath.Join(root, "home"), filepath.Join(root, "proj")
+	for _, d := range []string{outside, dir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target := filepath.Join(outside, ".bash_profile")
+	if err := os.WriteFile(target, []byte("canary\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(target, filepath.Join(dir, "hpr.toml")); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"init", "--force"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("hpr init --force: exit %d, %s", code, errb.String())
+	}
+	// Not Snap/Diff: unlinking the project's name changes the file's
+	// link count, and so its ctime; its content and mtime must not.
+	after, err := os.Stat(target)
+	if data, rerr := os.ReadFile(target); err != nil || rerr != nil || string(data) != "canary\n" || !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("the file outside changed: %q, %v, %v; mtime %v -> %v", data, err, rerr, before.ModTime(), after.ModTime())
+	}
+	if _, err := project.Load(filepath.Join(dir, "hpr.toml")); err != nil {
+		t.Errorf("the written hpr.toml does not load: %v", err)
+	}
+}
+
 // What hpr init copies from a compose file into hpr.toml (service names,
 // paths, values) is quoted TOML: a name with a newline cannot start a line
 // of its own, in a value or in a comment.
