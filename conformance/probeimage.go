@@ -116,6 +116,7 @@ func probeChanges(version, user string) []string {
 		`CMD ["probe"]`,
 		"WORKDIR /app",
 		"LABEL " + runtime.LabelVersion + "=" + strconv.Quote(version),
+		"LABEL " + runtime.LabelUID + "=" + strconv.Quote(strconv.Itoa(os.Getuid())),
 	}
 	if user != "" {
 		c = append(c, "USER "+user)
@@ -211,7 +212,7 @@ func RemoveOldProbes(ctx context.Context, e runtime.Engine, binPath string) (int
 	n := 0
 	var errs []error
 	for _, img := range imgs {
-		if _, tag, _ := strings.Cut(img.Ref, ":"); strings.HasPrefix(tag, current) {
+		if _, tag, _ := strings.Cut(img.Ref, ":"); strings.HasPrefix(tag, current) || !ownProbe(img, os.Getuid()) {
 			continue
 		}
 		if err := e.RemoveImage(ctx, img.Ref); err != nil {
@@ -221,4 +222,12 @@ func RemoveOldProbes(ctx context.Context, e runtime.Engine, binPath string) (int
 		n++
 	}
 	return n, errors.Join(errs...)
+}
+
+// ownProbe reports whether img is a probe image the user uid may remove:
+// one labelled for uid, or one of an hpr from before the label, which
+// cannot tell.
+func ownProbe(img runtime.Image, uid int) bool {
+	owner, ok := img.Labels[runtime.LabelUID]
+	return !ok || owner == strconv.Itoa(uid)
 }

@@ -3,6 +3,7 @@ package conformance
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/runtime"
 )
 
 func TestCheckStatic(t *testing.T) {
@@ -120,13 +122,32 @@ func TestProbeChanges(t *testing.T) {
 		`CMD ["probe"]`,
 		"WORKDIR /app",
 		`LABEL io.hpr.version="v1.2 \"x\""`,
+		fmt.Sprintf(`LABEL io.hpr.uid="%d"`, os.Getuid()),
 		"USER 1000:1000",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)
 	}
-	if c := probeChanges("dev", ""); len(c) != 5 {
+	if c := probeChanges("dev", ""); len(c) != 6 {
 		t.Errorf("without a user: %q", c)
+	}
+}
+
+// A probe image another user's hpr imported (on an engine users share) is
+// not this user's to remove; one from before the label may be anyone's.
+func TestOwnProbe(t *testing.T) {
+	for _, c := range []struct {
+		labels map[string]string
+		want   bool
+	}{
+		{map[string]string{runtime.LabelUID: "2000"}, true},
+		{map[string]string{runtime.LabelUID: "2001"}, false},
+		{map[string]string{runtime.LabelUID: ""}, false},
+		{nil, true},
+	} {
+		if got := ownProbe(runtime.Image{Labels: c.labels}, 2000); got != c.want {
+			t.Errorf("ownProbe(%v, 2000) = %v, want %v", c.labels, got, c.want)
+		}
 	}
 }
 

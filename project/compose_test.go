@@ -99,7 +99,7 @@ func TestComposeSeed(t *testing.T) {
 			want := Run{
 				Command: []string{"jekyll", "serve", "--watch", "--host", "0.0.0.0", "--port", "5000"},
 				Mount:   "/app",
-				Ports:   []runtime.Port{{HostPort: 5000, ContainerPort: 5000, Protocol: "tcp"}},
+				Ports:   []runtime.Port{{HostIP: "127.0.0.1", HostPort: 5000, ContainerPort: 5000, Protocol: "tcp"}},
 				User:    idmap.OverrideAuto,
 				CapDrop: DefaultCapDrop,
 			}
@@ -275,7 +275,7 @@ volumes:
 	}
 	want := Run{
 		Mount:   "/app",
-		Ports:   []runtime.Port{{ContainerPort: 8080, Protocol: "tcp"}},
+		Ports:   []runtime.Port{{HostIP: "127.0.0.1", ContainerPort: 8080, Protocol: "tcp"}},
 		Env:     []string{"A=base", "B=web", "C=override", "D=file"},
 		Volumes: []runtime.VolumeMount{{Name: "hpr-shop-cache", Target: "/cache"}},
 		User:    idmap.OverrideAuto, UserSpec: markUID + ":" + markGID,
@@ -345,7 +345,7 @@ ports = ["9090:80"]
 		t.Fatal(err)
 	}
 	got := []any{p.Path, p.Name, p.Image.Ref, p.Run.Mount, p.Run.Env, p.Run.Ports}
-	want := []any{filepath.Join(dir, "hpr.toml"), "mine", "a", "/app", []string{"A=compose", "B=toml"}, []runtime.Port{{HostPort: 9090, ContainerPort: 80, Protocol: "tcp"}}}
+	want := []any{filepath.Join(dir, "hpr.toml"), "mine", "a", "/app", []string{"A=compose", "B=toml"}, []runtime.Port{{HostIP: "127.0.0.1", HostPort: 9090, ContainerPort: 80, Protocol: "tcp"}}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

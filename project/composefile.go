@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/template"
 	"gopkg.in/yaml.v3"
 )
@@ -62,7 +61,11 @@ func newComposeEnv(dir string, lookup func(string) (string, bool)) (*composeEnv,
 	}
 	// Variables in .env may use the process's environment; the markers
 	// are not for .env itself.
-	e.dotenv, err = dotenv.ReadFile(e.dotenvPath, lookup)
+	e.dotenv, err = readDotenv(e.dotenvPath, lookup)
+	var limit *Error
+	if errors.As(err, &limit) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, &Error{Path: e.dotenvPath, Msg: oneLine(err.Error()) + " (fix the line; see https://docs.docker.com/compose/environment-variables/variable-interpolation/)"}
 	}
@@ -103,10 +106,6 @@ func (e *composeEnv) interpolated(k string) (string, bool) {
 	return mark, true
 }
 
-// maxComposeSize bounds what hpr reads as a compose file: the name comes
-// from an untrusted hpr.toml or COMPOSE_FILE.
-const maxComposeSize = 4 << 20
-
 // composeFile is one compose file, decoded and interpolated.
 type composeFile struct {
 	path string
@@ -114,6 +113,8 @@ type composeFile struct {
 	doc  map[string]any
 	// lines maps posKey(path) of every key and list element to its line.
 	lines map[string]int
+	// expanded counts the bytes its variables expanded to.
+	expanded budget
 }
 
 // line is where path is, or its nearest located parent; 0 when unknown.
@@ -149,16 +150,12 @@ func composeKey(path []string) string {
 
 // readComposeFile reads, decodes and interpolates one compose file.
 func readComposeFile(path string, env *composeEnv) (*composeFile, error) {
-	fi, err := os.Stat(path)
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("loading compose file: %w", err)
-	case !fi.Mode().IsRegular():
-		return nil, &Error{Path: path, Msg: "is not a regular file (name a compose file)"}
-	case fi.Size() > maxComposeSize:
-		return nil, &Error{Path: path, Msg: fmt.Sprintf("is %d bytes, more than a compose file hpr reads (%d)", fi.Size(), maxComposeSize)}
+	// The name comes from an untrusted hpr.toml or COMPOSE_FILE.
+	data, err := readProjectFile(path, "a compose file")
+	var limit *Error
+	if errors.As(err, &limit) {
+		return nil, err
 	}
-	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("loading compose file: %w", err)
 	}
@@ -169,6 +166,9 @@ func readComposeFile(path string, env *composeEnv) (*composeFile, error) {
 	}
 	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
 		return nil, &Error{Path: path, Line: max(root.Line, 1), Msg: "the file is not a mapping of compose keys (write services: at the top)"}
+	}
+	if deep := tooDeepNode(root.Content[0], 1); deep != nil {
+		return nil, &Error{Path: path, Line: deep.Line, Col: deep.Column, Msg: fmt.Sprintf("mappings and lists nest more than %d deep (flatten them)", maxNesting)}
 	}
 	f.record(root.Content[0], nil)
 	var raw any
@@ -305,11 +305,18 @@ func (f *composeFile) interpolate(v any, path []string, env *composeEnv) (any, e
 }
 
 func (f *composeFile) substitute(s string, path []string, env *composeEnv) (string, error) {
+	if tooDeepAt(s) >= 0 {
+		return "", f.fail(path, "%s %s", composeKey(path), tooDeep)
+	}
 	var missed string
+	over := false
 	mapping := func(k string) (string, bool) {
 		v, ok := env.interpolated(k)
 		if !ok {
 			missed = k
+		}
+		if over = over || !f.expanded.spend(len(v)); over {
+			return "", true
 		}
 		return v, ok
 	}
@@ -330,6 +337,9 @@ func (f *composeFile) substitute(s string, path []string, env *composeEnv) (stri
 			return "", f.fail(path, "%s: required variable %s is not set: %s (set it in your environment or in %s)", composeKey(path), req.Variable, req.Reason, env.dotenvPath)
 		}
 		return "", f.fail(path, "%s: %s (write ${VAR}, ${VAR:-default}, or $$ for a literal $)", composeKey(path), oneLine(err.Error()))
+	}
+	if over {
+		return "", f.fail(path, "%s: %s", composeKey(path), tooLarge)
 	}
 	return out, nil
 }

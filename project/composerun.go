@@ -1,6 +1,7 @@
 package project
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -8,8 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/compose-spec/compose-go/v2/dotenv"
 
 	"github.com/hostpersist/hpr/runtime"
 )
@@ -28,7 +27,11 @@ func (c *composer) environment(p *Project, s *composeService) error {
 		if _, err := os.Stat(path); err != nil && !required {
 			continue
 		}
-		vals, err := dotenv.ReadFile(path, c.env.get)
+		vals, err := readDotenv(path, c.env.get)
+		var limit *Error
+		if errors.As(err, &limit) {
+			return err
+		}
 		if err != nil {
 			return s.at("env_file", elemSeg(i)).fail(nil, "service %q: env_file %s: %s (create it, or mark it required: false)", s.name, path, oneLine(err.Error()))
 		}
@@ -62,6 +65,9 @@ func (c *composer) ports(p *Project, s *composeService) error {
 	}
 	for i, e := range list {
 		at := s.at("ports", elemSeg(i))
+		if i == maxPorts {
+			return at.fail(nil, "service %q: ports: %s", s.name, tooManyPorts)
+		}
 		var port runtime.Port
 		switch e := e.(type) {
 		case map[string]any:
@@ -80,7 +86,7 @@ func (c *composer) ports(p *Project, s *composeService) error {
 			}
 			port = pt
 		}
-		p.Run.Ports = append(p.Run.Ports, port)
+		p.Run.Ports = append(p.Run.Ports, loopbackByDefault(port))
 	}
 	return nil
 }

@@ -41,7 +41,18 @@ func (e *Error) Error() string {
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Msg)
-	return oneLine(b.String())
+	return unmark(oneLine(b.String()))
+}
+
+// unmark shows the UID and GID markers a value may hold as the file wrote
+// them: private-use characters mean nothing to the reader. A message that
+// quoted the value with %q holds them escaped.
+func unmark(s string) string {
+	if !hasMarker(s) && !strings.Contains(s, `\ue000`) {
+		return s
+	}
+	return strings.NewReplacer(markUID, "${UID}", markGID, "${GID}",
+		`\ue000UID\ue001`, "${UID}", `\ue000GID\ue001`, "${GID}").Replace(s)
 }
 
 // oneLine guards the one-line promise against text taken from the library

@@ -161,6 +161,11 @@ func (l *loader) decode() (md toml.MetaData, e *Error) {
 			e = &Error{Path: l.path, Msg: fmt.Sprintf("the TOML parser failed: %v (simplify the file and report this)", r)}
 		}
 	}()
+	// The decoder recurses once per bracket: past Go's stack it is a
+	// fatal error, which no recover catches.
+	if line, col := tomlNesting(l.src); line > 0 {
+		return md, &Error{Path: l.path, Line: line, Col: col, Msg: fmt.Sprintf("arrays and inline tables nest more than %d deep (flatten them)", maxNesting)}
+	}
 	md, err := toml.Decode(l.src, &l.doc)
 	if err == nil {
 		return md, nil
@@ -704,6 +709,10 @@ func (l *loader) ports(r *Run) {
 	seen := map[hostPort]bool{}
 	for i, s := range ports {
 		path := []string{"run", "ports", elemSeg(i)}
+		if i == maxPorts {
+			l.fail(path, "[run] ports: %s", tooManyPorts)
+			break
+		}
 		port, msg := parsePort(s)
 		if msg != "" {
 			l.fail(path, "[run] ports: %q %s", s, msg)
@@ -715,7 +724,7 @@ func (l *loader) ports(r *Run) {
 			continue
 		}
 		seen[k] = true
-		r.Ports = append(r.Ports, port)
+		r.Ports = append(r.Ports, loopbackByDefault(port))
 	}
 }
 

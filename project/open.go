@@ -84,6 +84,7 @@ func Open(cwd string, o OpenOptions) (*Project, error) {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("the project is your home directory %s: the container can change everything in it; run hpr from a project directory instead", home))
 		}
 	}
+	p.Warnings = append(p.Warnings, exposedPorts(p)...)
 	if (o.Require == RequireImage || o.Require == RequireFile) && !p.Image.Building() && p.Image.Ref == "" {
 		return nil, fmt.Errorf("%s: [image] has neither ref nor build: set one, or pass --image IMG", p.Path)
 	}
@@ -183,7 +184,11 @@ func loadFile(path string, o ComposeOptions) (*Project, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", path, err)
 	}
-	data, err := os.ReadFile(path)
+	data, err := readProjectFile(path, "an "+FileName)
+	var limit *Error
+	if errors.As(err, &limit) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("loading project: %w", err)
 	}

@@ -52,7 +52,7 @@ func TestLoadBlog(t *testing.T) {
 		Run: Run{
 			Command: []string{"jekyll", "serve", "--watch", "--host", "0.0.0.0", "--port", "5000"},
 			Mount:   "/app",
-			Ports:   []runtime.Port{{HostPort: 5000, ContainerPort: 5000, Protocol: "tcp"}},
+			Ports:   []runtime.Port{{HostIP: "127.0.0.1", HostPort: 5000, ContainerPort: 5000, Protocol: "tcp"}},
 			Env:     []string{"TZ=UTC"},
 			Volumes: []runtime.VolumeMount{{Name: "hpr-blog-bundle", Target: "/usr/local/bundle"}},
 			User:    idmap.OverrideAuto,
@@ -162,11 +162,11 @@ cap_add = ["net_bind_service", "CAP_CHOWN", "CHOWN"]`,
 						Entrypoint: []string{},
 						Mount:      "/src/site",
 						Ports: []runtime.Port{
-							{HostPort: 5000, ContainerPort: 5000, Protocol: "tcp"},
+							{HostIP: "127.0.0.1", HostPort: 5000, ContainerPort: 5000, Protocol: "tcp"},
 							{HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80, Protocol: "tcp"},
 							{HostIP: "::1", HostPort: 8080, ContainerPort: 80, Protocol: "tcp"},
-							{HostPort: 8080, ContainerPort: 80, Protocol: "udp"},
-							{HostPort: 53, ContainerPort: 53, Protocol: "tcp"},
+							{HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80, Protocol: "udp"},
+							{HostIP: "127.0.0.1", HostPort: 53, ContainerPort: 53, Protocol: "tcp"},
 						},
 						Env: []string{"A=1", "B C=", "TZ=UTC"},
 						Volumes: []runtime.VolumeMount{

@@ -21,7 +21,7 @@ func Template(hasDockerfile bool, name string) string {
 	b.WriteString("# hpr.toml: how `hpr run` starts this project's development container.\n")
 	b.WriteString("# Paths are relative to this file. Unknown keys are errors.\n\n")
 	if name != "" {
-		fmt.Fprintf(&b, "name = %-27q # names the image, volumes and containers\n", sanitizeName(name))
+		fmt.Fprintf(&b, "name = %-27s # names the image, volumes and containers\n", tomlString(sanitizeName(name)))
 	} else {
 		b.WriteString("# name = \"blog\"                 # default: the directory's name\n")
 	}
@@ -70,12 +70,12 @@ func ComposeTemplate(p *Project, dir string) string {
 	if err != nil {
 		file = p.Path
 	}
-	fmt.Fprintf(&b, "# hpr.toml: `hpr run` runs service %q of %s, as that file says;\n", p.Service, file)
+	fmt.Fprintf(&b, "# hpr.toml: `hpr run` runs service %s of %s, as that file says;\n", tomlString(p.Service), tomlString(file))
 	b.WriteString("# a key set here wins over the compose file's. Paths are relative to this\n# file. Unknown keys are errors.\n")
-	fmt.Fprintf(&b, "name = %q\n\n[compose]\nfile = %q\nservice = %q\n", p.Name, filepath.ToSlash(file), p.Service)
+	fmt.Fprintf(&b, "name = %s\n\n[compose]\nfile = %s\nservice = %s\n", tomlString(p.Name), tomlString(filepath.ToSlash(file)), tomlString(p.Service))
 	b.WriteString("# allow = [\"bind:/path/outside\"]  # what the compose file may reach outside the project:\n")
 	b.WriteString("#                                 # privileged, devices, network_mode, pid, ipc, bind:PATH\n")
-	fmt.Fprintf(&b, "\n# What hpr takes from %s (uncomment a line to override it):\n#\n# [image]\n", file)
+	fmt.Fprintf(&b, "\n# What hpr takes from %s (uncomment a line to override it):\n#\n# [image]\n", tomlString(file))
 	switch {
 	case p.Image.Building():
 		fmt.Fprintf(&b, "# build = %s\n# dockerfile = %s\n", tomlString(relTo(dir, p.Image.BuildContext)), tomlString(p.Image.DockerfileInContext()))
@@ -107,7 +107,7 @@ func ComposeTemplate(p *Project, dir string) string {
 	}
 	fmt.Fprintf(&b, "# user = %s\n", tomlString(string(r.User)))
 	for _, c := range p.Companions {
-		fmt.Fprintf(&b, "#\n# Started first, removed after: service %s (hpr waits for %s)\n", c.Name, c.Wait)
+		fmt.Fprintf(&b, "#\n# Started first, removed after: service %s (hpr waits for %s)\n", tomlString(c.Name), tomlString(string(c.Wait)))
 	}
 	return b.String()
 }
@@ -119,8 +119,31 @@ func relTo(dir, p string) string {
 	return p
 }
 
-// tomlString quotes s as a TOML basic string.
-func tomlString(s string) string { return strconv.Quote(s) }
+// tomlString quotes s as a TOML basic string. What it quotes comes from
+// the project's files, so nothing in it may end the string or the line:
+// quotes, backslashes and control characters are escaped, as TOML spells
+// them (Go's %q writes \a, \v and \x.., which TOML has not).
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < ' ' || r == 0x7f || r == 0x2028 || r == 0x2029 || r == 0x85:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
 
 func tomlList(l []string) string {
 	q := make([]string, len(l))

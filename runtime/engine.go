@@ -46,6 +46,10 @@ const (
 	// container depends on (compose depends_on); its value is the service
 	// name. hpr exec never enters one.
 	LabelCompanion = "io.hpr.companion"
+	// LabelUID is the uid of the host user whose hpr made a container,
+	// network or probe image: `hpr gc` on an engine users share removes
+	// only its own user's.
+	LabelUID = "io.hpr.uid"
 )
 
 // Info is what an engine says about itself. Backends make it with NewInfo.
@@ -314,7 +318,7 @@ type Engine interface {
 	// an image ID) — cheaper than Image where the engine has a call for it.
 	ImageExists(ctx context.Context, ref string) (bool, error)
 	// ImagesNamed lists the local images tagged repo:<any tag>, one Image
-	// (ID and Ref) per tag.
+	// (ID, Ref and Labels) per tag.
 	ImagesNamed(ctx context.Context, repo string) ([]Image, error)
 	// ReadImageFiles returns the content of regular files inside an image,
 	// keyed by the paths as given, read through one container that is

@@ -86,7 +86,7 @@ func TestInitCompose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"file = \"docker-compose.yml\"", "service = \"web\"", "# ports = [\"5000:5000\"]", "# command = [\"jekyll\", \"serve\"]"} {
+	for _, want := range []string{"file = \"docker-compose.yml\"", "service = \"web\"", "# ports = [\"127.0.0.1:5000:5000\"]", "# command = [\"jekyll\", \"serve\"]"} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("hpr.toml lacks %q:\n%s", want, data)
 		}

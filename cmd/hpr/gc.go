@@ -33,7 +33,10 @@ by stopping mid-build (Podman's Buildah working containers, which podman ps
 -a does not show, each holding an overlay mount), the probe images
 (hpr-probe:<digest>) that hpr conformance of other hpr builds imported (this
 build's own probe stays), and what hpr remembers of the builds of projects
-whose directory is gone.`,
+whose directory is gone.
+
+On an engine users share (rootful Docker or Podman), only what this user's
+hpr made is removed (label io.hpr.uid).`,
 		Example: `  hpr gc
   hpr gc --engine podman`,
 		Args: cobra.NoArgs,
@@ -102,7 +105,7 @@ func removeStale(ctx context.Context, e runtime.Engine, labels map[string]string
 	host, _ := os.Hostname()
 	n := 0
 	for _, c := range cs {
-		if !stale(c, host) || skipExiting && runtime.BeingRemoved(c) {
+		if !mine(c.Labels, os.Getuid()) || !stale(c, host) || skipExiting && runtime.BeingRemoved(c) {
 			continue
 		}
 		if err := e.Remove(ctx, c.ID); err != nil {
@@ -123,7 +126,7 @@ func removeStaleNetworks(ctx context.Context, e runtime.Engine, labels map[strin
 	host, _ := os.Hostname()
 	n := 0
 	for _, nw := range ns {
-		if !stale(runtime.Container{Labels: nw.Labels}, host) {
+		if !mine(nw.Labels, os.Getuid()) || !stale(runtime.Container{Labels: nw.Labels}, host) {
 			continue
 		}
 		if err := e.RemoveNetwork(ctx, nw.Name); err != nil && !errors.Is(err, runtime.ErrNotFound) && !errors.Is(err, runtime.ErrConflict) {
@@ -139,6 +142,14 @@ func hprLabels(labels map[string]string) map[string]string {
 	sel := map[string]string{runtime.LabelProject: ""}
 	maps.Copy(sel, labels)
 	return sel
+}
+
+// mine reports whether what hpr made with labels is the user uid's: labelled
+// for uid, or made by an hpr from before the label. Another user's (on an
+// engine users share) is never this user's to remove.
+func mine(labels map[string]string, uid int) bool {
+	owner, ok := labels[runtime.LabelUID]
+	return !ok || owner == strconv.Itoa(uid)
 }
 
 // stale reports whether container c was left behind: its hpr process on

@@ -4,6 +4,7 @@ package main_test
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -80,4 +81,66 @@ func TestPublishUDP(t *testing.T) {
 		}
 		wantMine(t, got)
 	})
+}
+
+// tcpServer answers "hi" to every connection on 9999 until one says stop.
+const tcpServer = `use IO::Socket::INET;
+my $s = IO::Socket::INET->new(LocalPort => 9999, Listen => 5, ReuseAddr => 1) or die "tcp: $!";
+while (my $c = $s->accept) { print $c "hi\n"; my $l = <$c>; close $c; exit 0 if defined $l && $l =~ /stop/ }`
+
+// TestProjectPortLoopback: a port a project file publishes without an
+// address is reachable on 127.0.0.1 and not on this machine's other
+// address, and an explicit 0.0.0.0 is said once before the run.
+func TestProjectPortLoopback(t *testing.T) {
+	testenv.NonRoot(t)
+	other := otherAddress(t)
+	testenv.Each(t, func(t *testing.T, te testenv.Engine) {
+		port := freePort(t)
+		dir := t.TempDir()
+		write(t, filepath.Join(dir, "hpr.toml"), fmt.Sprintf("[image]\nref = %q\n[run]\nports = [\"%d:9999\", \"0.0.0.0:%d:9998\"]\ncommand = [\"perl\", \"-e\", %q]\n", base, port, freePort(t), tcpServer))
+		p := startHpr(t, dir, "run", "--engine", te.Endpoint)
+		say := func(addr, line string) error {
+			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			buf := make([]byte, 3)
+			if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "hi\n" {
+				return fmt.Errorf("read %q, %v", buf, err)
+			}
+			_, err = c.Write([]byte(line + "\n"))
+			return err
+		}
+		loopback := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		p.waitFor(t, "the server to answer on "+loopback, 60*time.Second, func() bool { return say(loopback, "ping") == nil })
+		if err := say(net.JoinHostPort(other, strconv.Itoa(port)), "ping"); err == nil {
+			t.Errorf("port %d answered on %s, want it on loopback only", port, other)
+		}
+		if err := say(loopback, "stop"); err != nil {
+			t.Fatalf("stopping the server: %v", err)
+		}
+		if code := p.end(t, 30*time.Second, "the server stopped"); code != 0 {
+			t.Errorf("exit %d; output %q", code, p.out.String())
+		}
+		if n := strings.Count(p.out.String(), "publishes port"); n != 1 || !strings.Contains(p.out.String(), "on 0.0.0.0, which other machines may reach") {
+			t.Errorf("output %q; want one warning for the 0.0.0.0 port", p.out.String())
+		}
+	})
+}
+
+// otherAddress is an IPv4 address of this machine that is not loopback.
+func otherAddress(t *testing.T) string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String()
+		}
+	}
+	t.Fatal("this machine has no IPv4 address but loopback")
+	return ""
 }

@@ -73,3 +73,21 @@ func TestPortInUse(t *testing.T) {
 		t.Error("nil error: want nil")
 	}
 }
+
+// gc and the next run leave alone what another user's hpr made on an engine
+// users share; what an hpr from before the label made may be anyone's.
+func TestMine(t *testing.T) {
+	for _, c := range []struct {
+		labels map[string]string
+		want   bool
+	}{
+		{map[string]string{runtime.LabelUID: "2000"}, true},
+		{map[string]string{runtime.LabelUID: "2001"}, false},
+		{map[string]string{runtime.LabelUID: ""}, false},
+		{map[string]string{runtime.LabelProject: "/p"}, true},
+	} {
+		if got := mine(c.labels, 2000); got != c.want {
+			t.Errorf("mine(%v, 2000) = %v, want %v", c.labels, got, c.want)
+		}
+	}
+}

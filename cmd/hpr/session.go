@@ -144,12 +144,14 @@ func (s *session) Close() {
 	}
 }
 
-// processLabels name this hpr process and machine, so that gc and the next
-// run can tell a container whose hpr was killed.
+// processLabels name this hpr process, its user and machine, so that gc
+// and the next run can tell a container whose hpr was killed, and leave
+// other users' alone on an engine they share.
 func processLabels() map[string]string {
 	host, _ := os.Hostname()
 	return map[string]string{
 		runtime.LabelPID:  strconv.Itoa(os.Getpid()),
 		runtime.LabelHost: host,
+		runtime.LabelUID:  strconv.Itoa(os.Getuid()),
 	}
 }

@@ -53,7 +53,15 @@ func (e *Engine) Build(ctx context.Context, opts runtime.BuildOptions) error {
 
 	pr, pw := io.Pipe()
 	defer pr.Close()
-	go func() { pw.CloseWithError(writeContext(pw, opts.ContextDir, dfPath)) }()
+	// The client reports a failed read of the request body as its own
+	// failure, an EACCES translate would take for the socket's: a context
+	// hpr cannot read is said as such.
+	ctxErr := make(chan error, 1)
+	go func() {
+		err := writeContext(pw, opts.ContextDir, dfPath)
+		ctxErr <- err
+		pw.CloseWithError(err)
+	}()
 
 	args := make(map[string]*string, len(opts.Args))
 	for k, v := range opts.Args {
@@ -75,6 +83,16 @@ func (e *Engine) Build(ctx context.Context, opts runtime.BuildOptions) error {
 		Version:     build.BuilderV1,
 	})
 	if err != nil {
+		select {
+		case cerr := <-ctxErr:
+			if errors.Is(cerr, fs.ErrPermission) {
+				return fmt.Errorf("building %s: %w (make it readable, or leave it out with .dockerignore)", opts.Tag, cerr)
+			}
+			if cerr != nil {
+				return fmt.Errorf("building %s: %w", opts.Tag, cerr)
+			}
+		default:
+		}
 		return fmt.Errorf("building %s: %w", opts.Tag, e.translate(err))
 	}
 	defer resp.Body.Close()

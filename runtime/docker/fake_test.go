@@ -103,8 +103,13 @@ func (f *fake) ContainerRemove(_ context.Context, id string, _ container.RemoveO
 	return nil
 }
 
-func (f *fake) ImageBuild(context.Context, io.Reader, build.ImageBuildOptions) (build.ImageBuildResponse, error) {
+// ImageBuild reads the context as the client sends it; a failed read is
+// the client's "error during connect", as the real one reports it.
+func (f *fake) ImageBuild(_ context.Context, body io.Reader, _ build.ImageBuildOptions) (build.ImageBuildResponse, error) {
 	f.call("ImageBuild")
+	if _, err := io.ReadAll(body); err != nil {
+		return build.ImageBuildResponse{}, fmt.Errorf("error during connect: Post \"http://%%2Fvar%%2Frun%%2Fdocker.sock/build\": %w", err)
+	}
 	return build.ImageBuildResponse{}, errors.New("not reached")
 }
 
@@ -308,5 +313,19 @@ func TestBuildMissingBase(t *testing.T) {
 	}
 	if f.count("ImageBuild") != 0 {
 		t.Error("Build() asked the daemon to build, which would pull")
+	}
+}
+
+// A build context hpr fails to send is said as the context's failure, not
+// as the client's connection to the daemon (which, for EACCES, translate
+// would take for the socket's permission).
+func TestBuildContextFailure(t *testing.T) {
+	e, _ := newFake(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte("[\n"), 0o644)
+	err := e.Build(context.Background(), runtime.BuildOptions{ContextDir: dir, Tag: "t"})
+	if err == nil || strings.Contains(err.Error(), "connect") || !strings.HasPrefix(err.Error(), "building t: reading .dockerignore") {
+		t.Errorf("Build() = %v, want the context's failure", err)
 	}
 }

@@ -53,7 +53,7 @@ func (e *Engine) ImagesNamed(ctx context.Context, repo string) ([]runtime.Image,
 	for _, im := range list {
 		for _, tag := range im.RepoTags {
 			if name, _, ok := strings.Cut(tag, ":"); ok && name == repo {
-				out = append(out, runtime.Image{ID: im.ID, Ref: tag})
+				out = append(out, runtime.Image{ID: im.ID, Ref: tag, Labels: im.Labels})
 			}
 		}
 	}

@@ -64,7 +64,7 @@ func (e *Engine) ImagesNamed(ctx context.Context, repo string) ([]runtime.Image,
 		for _, tag := range im.RepoTags {
 			name, _, ok := strings.Cut(tag, ":")
 			if ok && (name == repo || name == "localhost/"+repo) {
-				out = append(out, runtime.Image{ID: im.ID, Ref: tag})
+				out = append(out, runtime.Image{ID: im.ID, Ref: tag, Labels: im.Labels})
 			}
 		}
 	}
