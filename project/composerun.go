@@ -28,7 +28,11 @@ func (c *composer) environment(p *Project, s *composeService) error {
 		if _, err := os.Stat(path); err != nil && !required {
 			continue
 		}
-		vals, err := dotenv.ReadFile(path, c.env.get)
+		real, err := c.read(s.at("env_file", elemSeg(i)), path, fmt.Sprintf("service %q: env_file %s", s.name, path))
+		if err != nil {
+			return err
+		}
+		vals, err := dotenv.ReadFile(real, c.env.get)
 		if err != nil {
 			return s.at("env_file", elemSeg(i)).fail(nil, "service %q: env_file %s: %s (create it, or mark it required: false)", s.name, path, oneLine(err.Error()))
 		}
@@ -141,10 +145,12 @@ func (c *composer) mounts(p *Project, s *composeService) error {
 			project = true
 			p.Run.Mount = target
 		case t == "bind":
-			if err := c.bind(s, at, src); err != nil {
+			g, err := c.bind(s, at, src, target)
+			if err != nil {
 				return err
 			}
-			p.Run.Mounts = append(p.Run.Mounts, runtime.Mount{Source: src, Target: target, ReadOnly: ro})
+			p.Run.Mounts = append(p.Run.Mounts, runtime.Mount{Source: g.Real, Target: target, ReadOnly: ro})
+			p.Run.Gates = append(p.Run.Gates, g)
 		case t == "volume" && src == "":
 			p.Run.Volumes = append(p.Run.Volumes, runtime.VolumeMount{Target: target})
 		case t == "volume":
