@@ -96,9 +96,9 @@ type loader struct {
 	compose ComposeOptions
 	// root is the project directory, for the gate (gate.go).
 	root hostpath.Root
-	doc     map[string]any
-	pos     map[string]pos // computed on the first error
-	errs    []*Error
+	doc  map[string]any
+	pos  map[string]pos // computed on the first error
+	errs []*Error
 }
 
 // load returns the project, or the first error in the file (or in the
