@@ -71,7 +71,7 @@ func attacks() []attack {
 	return []attack{
 		bindAttack("link-to-root-canary", "link", rootCanary, "", true),
 		bindAttack("link-to-slash", "link", func(testenv.Canaries) string { return "/" }, "/var/lib/hpr-harness/canary", true),
-		bindAttack("proc-self-root", "link", func(testenv.Canaries) string { return "/proc/self/root" }, "/var/lib/hpr-harness/canary", false),
+		pointsAt(bindAttack("proc-self-root", "link", func(testenv.Canaries) string { return "/proc/self/root" }, "/var/lib/hpr-harness/canary", false), testenv.RootCanaryDir),
 		bindAttack("proc-1-root", "link", func(testenv.Canaries) string { return "/proc/1/root" }, "/var/lib/hpr-harness/canary", false),
 		bindAttack("link-to-home", "h", homeCanary, "", true),
 		bindAttack("engine-volume-store", "vl", func(testenv.Canaries) string { return "/var/lib/docker" }, "/volumes", false),
@@ -297,4 +297,11 @@ func outside(diff, proj, mine string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// pointsAt is a with the refusal expected to name where (a magic link hpr
+// may read resolves to what it names).
+func pointsAt(a attack, where string) attack {
+	a.points = func(testenv.Canaries, string) (string, string) { return where, "bind:" + where }
+	return a
 }
