@@ -28,6 +28,9 @@ type attack struct {
 	// grantedReads: a granted run reads the canary (the test can see a
 	// leak); otherwise it must still leave everything outside unchanged.
 	grantedReads bool
+	// unsupported: hpr refuses the key itself (nothing to grant yet); the
+	// refusal must still be one line, exit 125, nothing read or changed.
+	unsupported bool
 }
 
 const hostileImage = "debian:bookworm-slim"
@@ -147,8 +150,32 @@ func attacks() []attack {
 			grants:       func(c testenv.Canaries, proj string) []string { return []string{"read:" + c.Home} },
 			grantedReads: true,
 		},
+		unsupported("driver-opts-bind-volume", func(c testenv.Canaries) string {
+			return service("cat /v/secret", "      - loot:/v\n") + "volumes:\n  loot:\n    driver_opts: {type: none, o: bind, device: " + c.Home + "}\n"
+		}),
+		unsupported("external-volume", func(c testenv.Canaries) string {
+			return service("ls /v", "      - loot:/v\n") + "volumes:\n  loot:\n    external: true\n"
+		}),
+		unsupported("include-outside", func(c testenv.Canaries) string {
+			return "include:\n  - " + filepath.Join(c.Home, "base.yml") + "\n" + service("env")
+		}),
+		unsupported("secrets-file-outside", func(c testenv.Canaries) string {
+			return service("cat /run/secrets/loot", "    secrets: [loot]\n") + "secrets:\n  loot:\n    file: " + filepath.Join(c.Home, "credentials") + "\n"
+		}),
 		swapAttack("swap-after-companion", "rm -rf /w/d/sub && ln -s %s /w/d/sub", "service_completed_successfully"),
 		swapAttack("swap-loop", "while true; do rm -rf /w/d/sub; ln -s %s /w/d/sub; rm -f /w/d/sub; mkdir /w/d/sub; done", "service_started"),
+	}
+}
+
+// unsupported is an attack through a key hpr does not support yet.
+func unsupported(name string, compose func(c testenv.Canaries) string) attack {
+	return attack{
+		name: name,
+		files: func(c testenv.Canaries, proj string) map[string]string {
+			return map[string]string{"docker-compose.yml": compose(c)}
+		},
+		points:      func(testenv.Canaries, string) (string, string) { return "", "" },
+		unsupported: true,
 	}
 }
 
@@ -246,7 +273,7 @@ func hostile(t *testing.T, e testenv.Engine, a attack) {
 		t.Errorf("exit %d, want 125; stderr:\n%s", code, errOut)
 	case strings.Count(line, "\n") != 0:
 		t.Errorf("refusal is not one line:\n%s", errOut)
-	case !strings.Contains(line, points) || !strings.Contains(line, "--allow "+key):
+	case !a.unsupported && (!strings.Contains(line, points) || !strings.Contains(line, "--allow "+key)):
 		t.Errorf("refusal %q does not name where it points (%s) and --allow %s", line, points, key)
 	}
 	if w := c.Leaked(out, errOut); w != "" {
