@@ -5,6 +5,8 @@
 # (the re-check at create alone) and bin/hpr ungranted (the race rule). Run as the test user;
 # prints leaked/refused counts (figures in the paths note).
 ep=$1; n=$2
+new=${HPR_BIN:-$(cd "$(dirname "$0")/.." && pwd)/bin/hpr}
+old=${HPR_OLD:?set HPR_OLD to an older hpr}
 c=$(mktemp -d ~/.race-canary-XXXX); echo "race-canary-$$-secret" > $c/secret; chmod 700 $c
 p=$(mktemp -d ~/.race-proj-XXXX); mkdir -p $p/d/sub; echo harmless > $p/d/sub/secret
 cat > $p/docker-compose.yml <<Y
@@ -30,9 +32,9 @@ for cfg in old new-granted new; do
   for i in $(seq $n); do
     rm -rf $p/d/sub; mkdir -p $p/d/sub; echo harmless > $p/d/sub/secret
     case $cfg in
-      old) out=$(cd $p && ${HPR_OLD:?set HPR_OLD to an older hpr} run --engine $ep --service dev 2>&1) ;;
-      new-granted) out=$(cd $p && ${HPR_BIN:-$(dirname "$0")/../bin/hpr} run --engine $ep --service dev --allow bind:$p/d/sub 2>&1) ;;
-      new) out=$(cd $p && ${HPR_BIN:-$(dirname "$0")/../bin/hpr} run --engine $ep --service dev 2>&1) ;;
+      old) out=$(cd $p && "$old" run --engine $ep --service dev 2>&1) ;;
+      new-granted) out=$(cd $p && "$new" run --engine $ep --service dev --allow bind:$p/d/sub 2>&1) ;;
+      new) out=$(cd $p && "$new" run --engine $ep --service dev 2>&1) ;;
     esac
     rc=$?
     case $out in *race-canary-$$-secret*) leaks=$((leaks+1));; esac
