@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/hostpersist/hpr/project/hostpath"
 )
 
 // ComposeNames are the compose file names Find looks for where there is no
@@ -125,21 +127,26 @@ func LoadCompose(files []string, o ComposeOptions) (*Project, error) {
 	if root == "" {
 		root = filepath.Dir(abs[0])
 	}
-	real, err := filepath.EvalSymlinks(root)
+	hroot, err := hostpath.NewRoot(root)
 	if err != nil {
-		return nil, fmt.Errorf("loading %s: resolving its directory: %w", files[0], err)
+		return nil, fmt.Errorf("loading %s: %w", files[0], err)
 	}
-	env, err := newComposeEnv(filepath.Dir(abs[0]), o.LookupEnv)
-	if err != nil {
-		return nil, err
-	}
-	m, err := readModel(abs, env)
+	real := hroot.Real
+	g := fileGate{root: hroot, allow: o.Allow}
+	env, err := newComposeEnv(filepath.Dir(abs[0]), o.LookupEnv, g)
 	if err != nil {
 		return nil, err
 	}
-	c := &composer{model: m, env: env, opts: o, root: root, realRoot: real}
+	m, err := readModel(abs, env, g)
+	if err != nil {
+		return nil, err
+	}
+	c := &composer{model: m, env: env, opts: o, root: root, realRoot: real, hroot: hroot}
 	p, err := c.project()
 	if err != nil {
+		return nil, err
+	}
+	if err := checkRaces(hroot, p); err != nil {
 		return nil, err
 	}
 	p.Path = abs[0]

@@ -13,6 +13,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/template"
 	"gopkg.in/yaml.v3"
+
+	"github.com/hostpersist/hpr/project/hostpath"
 )
 
 // A compose file is read with compose-go's own interpolation (template)
@@ -48,9 +50,28 @@ type composeEnv struct {
 	unset []string
 }
 
-func newComposeEnv(dir string, lookup func(string) (string, bool)) (*composeEnv, error) {
+// fileGate is the gate (gate.go) for the files a compose project makes
+// hpr read: .env, extends files.
+type fileGate struct {
+	root  hostpath.Root
+	allow []string
+}
+
+// file returns the real path of p, or the refusal at (path, line).
+func (g fileGate) file(p, name, at string, line int, key string) (string, error) {
+	return readable(g.root, p, name, g.allow, Error{Path: at, Line: line, Key: key})
+}
+
+func newComposeEnv(dir string, lookup func(string) (string, bool), g fileGate) (*composeEnv, error) {
 	e := &composeEnv{lookup: lookup, dotenvPath: filepath.Join(dir, ".env")}
-	fi, err := os.Stat(e.dotenvPath)
+	if _, err := os.Lstat(e.dotenvPath); err != nil {
+		return e, nil
+	}
+	real, err := g.file(e.dotenvPath, ".env", e.dotenvPath, 0, "")
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(real)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return e, nil
@@ -61,7 +82,7 @@ func newComposeEnv(dir string, lookup func(string) (string, bool)) (*composeEnv,
 	}
 	// Variables in .env may use the process's environment; the markers
 	// are not for .env itself.
-	e.dotenv, err = readDotenv(e.dotenvPath, lookup)
+	e.dotenv, err = readDotenv(real, lookup)
 	var limit *Error
 	if errors.As(err, &limit) {
 		return nil, err

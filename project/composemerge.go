@@ -1,6 +1,7 @@
 package project
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -46,7 +47,7 @@ type composeModel struct {
 
 // readModel reads the files in order, each overriding the ones before, as
 // docker compose -f does.
-func readModel(paths []string, env *composeEnv) (*composeModel, error) {
+func readModel(paths []string, env *composeEnv, g fileGate) (*composeModel, error) {
 	m := &composeModel{services: map[string]*composeService{}, volumes: map[string]origin{}}
 	read := map[string]*composeFile{}
 	for _, p := range paths {
@@ -59,7 +60,7 @@ func readModel(paths []string, env *composeEnv) (*composeModel, error) {
 		if err := m.top(f); err != nil {
 			return nil, err
 		}
-		x := &extender{env: env, read: read}
+		x := &extender{env: env, read: read, gate: g}
 		services, _ := f.doc["services"].(map[string]any)
 		for _, name := range sortedKeys(services) {
 			s, err := x.service(f, name, nil)
@@ -122,6 +123,7 @@ func (m *composeModel) merge(s *composeService) {
 type extender struct {
 	env  *composeEnv
 	read map[string]*composeFile
+	gate fileGate
 }
 
 // service returns service name of f with its extends applied; seen are
@@ -157,8 +159,12 @@ func (x *extender) extend(s *composeService, ext map[string]any, seen []string) 
 	baseFile := at.file
 	if p, ok := ext["file"].(string); ok {
 		if baseFile = x.read[p]; baseFile == nil {
-			var err error
-			f, err := readComposeFile(p, x.env)
+			e := at.fail([]string{"file"}, "").(*Error)
+			real, err := x.gate.file(p, fmt.Sprintf("service %q: extends.file %s", s.name, p), e.Path, e.Line, e.Key)
+			if err != nil {
+				return nil, err
+			}
+			f, err := readComposeFile(real, x.env)
 			if err != nil {
 				if e, ok := err.(*Error); ok {
 					return nil, e

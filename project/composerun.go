@@ -27,7 +27,11 @@ func (c *composer) environment(p *Project, s *composeService) error {
 		if _, err := os.Stat(path); err != nil && !required {
 			continue
 		}
-		vals, err := readDotenv(path, c.env.get)
+		real, err := c.read(s.at("env_file", elemSeg(i)), path, fmt.Sprintf("service %q: env_file %s", s.name, path))
+		if err != nil {
+			return err
+		}
+		vals, err := readDotenv(real, c.env.get)
 		var limit *Error
 		if errors.As(err, &limit) {
 			return err
@@ -147,10 +151,12 @@ func (c *composer) mounts(p *Project, s *composeService) error {
 			project = true
 			p.Run.Mount = target
 		case t == "bind":
-			if err := c.bind(s, at, src); err != nil {
+			g, err := c.bind(s, at, src, target)
+			if err != nil {
 				return err
 			}
-			p.Run.Mounts = append(p.Run.Mounts, runtime.Mount{Source: src, Target: target, ReadOnly: ro})
+			p.Run.Mounts = append(p.Run.Mounts, runtime.Mount{Source: g.Real, Target: target, ReadOnly: ro})
+			p.Run.Gates = append(p.Run.Gates, g)
 		case t == "volume" && src == "":
 			p.Run.Volumes = append(p.Run.Volumes, runtime.VolumeMount{Target: target})
 		case t == "volume":

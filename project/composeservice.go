@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/project/hostpath"
 	"github.com/hostpersist/hpr/runtime"
 	"github.com/mattn/go-shellwords"
 )
@@ -33,6 +34,7 @@ type composer struct {
 	opts     ComposeOptions
 	root     string
 	realRoot string
+	hroot    hostpath.Root
 	name     string
 	notes    []string
 }
@@ -240,16 +242,24 @@ func (c *composer) image(p *Project, s *composeService) error {
 			return s.at("build", k).fail(nil, "service %q: build key %q is not supported by hpr (hpr reads context, dockerfile, args and target)", s.name, k)
 		}
 	}
-	p.Image.BuildContext, _ = b["context"].(string)
+	ctx, _ := b["context"].(string)
+	real, err := c.read(s.at("build", "context"), ctx, fmt.Sprintf("service %q: build.context %s", s.name, ctx))
+	if err != nil {
+		return err
+	}
+	p.Image.BuildContext = real
 	df := "Dockerfile"
 	if v, ok := b["dockerfile"]; ok {
 		if df, ok = str(v); !ok || df == "" {
 			return s.at("build", "dockerfile").fail(nil, "service %q: build.dockerfile must be a path", s.name)
 		}
 	}
-	p.Image.Dockerfile = df
+	dfPath := df
 	if !filepath.IsAbs(df) {
-		p.Image.Dockerfile = filepath.Join(p.Image.BuildContext, df)
+		dfPath = filepath.Join(p.Image.BuildContext, df)
+	}
+	if p.Image.Dockerfile, err = c.read(s.at("build", "dockerfile"), dfPath, fmt.Sprintf("service %q: build.dockerfile %s", s.name, df)); err != nil {
+		return err
 	}
 	if _, inside := below(p.Image.BuildContext, p.Image.Dockerfile); !inside {
 		return s.at("build", "dockerfile").fail(nil, "service %q: build.dockerfile %q is outside the build context (move it into the context)", s.name, df)

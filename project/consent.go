@@ -12,9 +12,8 @@ import (
 
 // A compose file comes with a cloned repository: nothing in it may reach
 // the host outside the project without the user's explicit consent. What
-// needs consent is refused with a message naming the key and the two ways
-// to allow it (hpr run --allow KEY, or allow = ["KEY"] under [compose] in
-// hpr.toml); once allowed it is applied as written.
+// needs consent is refused in one line naming the key, where it points and
+// the --allow that grants it (Refusal); once allowed it is applied.
 
 // Consent keys.
 const (
@@ -24,47 +23,38 @@ const (
 	AllowPID         = "pid"
 	AllowIPC         = "ipc"
 	// AllowBind is the prefix of a bind's consent: "bind:" and the host
-	// path, as hpr resolved it.
-	AllowBind = "bind:"
+	// path where it really points, symlinks resolved.
+	AllowBind = KindBind + ":"
 )
 
 // allowed reports whether the user consented to key.
 func (c *composer) allowed(key string) bool { return slices.Contains(c.opts.Allow, key) }
 
-// refuse is the error for what needs consent.
+// refuse is the error for what needs consent: the vocabulary's one line.
 func (c *composer) refuse(at origin, key, what string) error {
-	return at.fail(nil, "%s; hpr does not let a compose file do that on its own (allow it with hpr run --allow %s, or allow = [%q] under [compose] in %s)", what, key, key, FileName)
+	e := at.fail(nil, "").(*Error)
+	return Refusal(*e, what, key)
 }
 
-// bind checks a bind mount other than the project's: one inside the
-// project is fine, the engine's socket or a path outside the project needs
-// consent.
-func (c *composer) bind(s *composeService, at origin, src string) error {
-	key := AllowBind + src
-	if c.allowed(key) {
-		return nil
+// bind checks a bind mount other than the project's through the gate
+// (gate.go): inside the project is fine, anything else needs consent. It
+// returns the gate the run checks again right before the create.
+func (c *composer) bind(s *composeService, at origin, src, target string) (Gate, error) {
+	e := at.fail(nil, "").(*Error)
+	g := Gate{Target: target, Written: src, What: fmt.Sprintf("service %q: volumes: %s", s.name, src), At: *e, Allow: c.opts.Allow}
+	j := judge(c.hroot, src, KindBind, g.What, c.opts.Allow)
+	if j.what != "" {
+		return Gate{}, c.refuse(at, j.key, j.what)
 	}
-	if isEngineSocket(src) {
-		return c.refuse(at, key, fmt.Sprintf("service %q: volumes: %s is a container engine's socket, which gives the container control of the engine (root on this machine for a rootful one)", s.name, src))
-	}
-	if c.inside(src) {
-		return nil
-	}
-	return c.refuse(at, key, fmt.Sprintf("service %q: volumes: %s is outside the project directory %s", s.name, src, c.root))
+	g.Real, g.Missing = j.real, j.missing
+	return g, nil
 }
 
-// inside reports whether host path p is the project directory or below
-// it, following symlinks where p exists.
-func (c *composer) inside(p string) bool {
-	if _, ok := below(c.root, p); !ok {
-		return false
-	}
-	real, err := filepath.EvalSymlinks(p)
-	if err != nil {
-		return true // not there yet: the engine creates it where written
-	}
-	_, ok := below(c.realRoot, real)
-	return ok
+// read checks a file hpr reads or sends to the engine (an env file, an
+// extends file, a build context or Dockerfile) and returns its real path.
+func (c *composer) read(at origin, p, name string) (string, error) {
+	e := at.fail(nil, "").(*Error)
+	return readable(c.hroot, p, name, c.opts.Allow, *e)
 }
 
 // isEngineSocket reports whether p is a unix socket or has a container

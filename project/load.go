@@ -13,6 +13,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/project/hostpath"
 	"github.com/hostpersist/hpr/runtime"
 )
 
@@ -90,11 +91,14 @@ type loader struct {
 	dir  string // absolute directory of the file
 	name string // the default project name
 	src  string
-	// compose are the options of the compose file [compose] names.
+	// compose are the options of the compose file [compose] names; its
+	// Allow is what the user granted (--allow).
 	compose ComposeOptions
-	doc     map[string]any
-	pos     map[string]pos // computed on the first error
-	errs    []*Error
+	// root is the project directory, for the gate (gate.go).
+	root hostpath.Root
+	doc  map[string]any
+	pos  map[string]pos // computed on the first error
+	errs []*Error
 }
 
 // load returns the project, or the first error in the file (or in the
@@ -150,7 +154,15 @@ func (l *loader) composeBase() (*Project, error) {
 	if !filepath.IsAbs(file) {
 		file = filepath.Join(l.dir, file)
 	}
-	return LoadCompose([]string{file}, o)
+	real, ok := l.gated([]string{"compose", "file"}, file, "[compose] file "+file)
+	if !ok {
+		return nil, l.first()
+	}
+	p, err := LoadCompose([]string{real}, o)
+	if p != nil {
+		p.Path = file
+	}
+	return p, err
 }
 
 func (l *loader) decode() (md toml.MetaData, e *Error) {
@@ -271,6 +283,27 @@ func display(path []string, table bool) string {
 
 func join(path []string, s ...string) []string {
 	return append(slices.Clip(path), s...)
+}
+
+// allowed reports whether the user consented to key (--allow).
+func (l *loader) allowed(key string) bool { return slices.Contains(l.compose.Allow, key) }
+
+// refuse records the vocabulary's refusal at path for what needs key.
+func (l *loader) refuse(path []string, key, what string) {
+	p := l.at(path)
+	l.errs = append(l.errs, Refusal(Error{Path: l.path, Line: p.line, Key: keyString(path)}, what, key))
+}
+
+// gated passes host path p, which hpr reads or sends to the engine,
+// through the gate (gate.go): its real path, or false with the refusal
+// recorded at path.
+func (l *loader) gated(path []string, p, name string) (string, bool) {
+	j := judge(l.root, p, KindRead, name, l.compose.Allow)
+	if j.what != "" && !l.allowed(j.key) {
+		l.refuse(path, j.key, j.what)
+		return "", false
+	}
+	return j.real, true
 }
 
 // get returns the value at path in the document.
@@ -578,7 +611,18 @@ func (l *loader) image(img *Image) {
 	switch {
 	case hasBuild:
 		ctx := l.buildContext(build)
-		*img = Image{BuildContext: ctx, Dockerfile: l.dockerfile(ctx, build, df, hasDF)}
+		df := l.dockerfile(ctx, build, df, hasDF)
+		if ctx != "" {
+			ctx, _ = l.gated([]string{"image", "build"}, ctx, "[image] build "+build)
+		}
+		if df != "" && ctx != "" {
+			if df, _ = l.gated([]string{"image", "dockerfile"}, df, "[image] dockerfile "+df); df != "" {
+				if _, ok := below(ctx, df); !ok {
+					l.fail([]string{"image", "dockerfile"}, "[image] dockerfile resolves to %s, outside the build context %s (move it into the context)", df, ctx)
+				}
+			}
+		}
+		*img = Image{BuildContext: ctx, Dockerfile: df}
 	case hasDF && based && !hasRef:
 		img.Dockerfile = l.dockerfile(img.BuildContext, img.BuildContext, df, true)
 	}

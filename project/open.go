@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/hostpersist/hpr/idmap"
+	"github.com/hostpersist/hpr/project/hostpath"
 )
 
 // Requirement is what a command cannot do without.
@@ -197,7 +198,11 @@ func loadFile(path string, o ComposeOptions) (*Project, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: resolving its directory: %w", path, err)
 	}
-	l := &loader{path: path, dir: dir, name: sanitizeName(filepath.Base(real)), src: string(data), compose: o}
+	root, err := hostpath.NewRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", path, err)
+	}
+	l := &loader{path: path, dir: dir, name: sanitizeName(filepath.Base(real)), src: string(data), compose: o, root: root}
 	p, e := l.load()
 	if e != nil {
 		return nil, e

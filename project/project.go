@@ -167,8 +167,12 @@ type Run struct {
 	// WorkDir, when set, is the container's working directory whatever the
 	// host's is.
 	WorkDir string
-	// Mounts are bind mounts besides the project's.
+	// Mounts are bind mounts besides the project's, their sources
+	// symlink-free real paths.
 	Mounts []runtime.Mount
+	// Gates are Mounts' sources as the project wrote them, checked again
+	// right before the container is created (Resolved.Gate).
+	Gates []Gate
 	// Tmpfs are the targets of tmpfs mounts, owned by the container's user.
 	Tmpfs []string
 	// Labels are the container's own labels (hpr's io.hpr.* are added).

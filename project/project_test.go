@@ -128,19 +128,6 @@ args = {}`,
 			},
 		},
 		{
-			name: "absolute build",
-			dir:  "p",
-			content: `image.build = "/srv/ctx"
-image.dockerfile = "/srv/ctx/Dockerfile"`,
-			want: func(string) parts {
-				return parts{
-					Name:  "p",
-					Image: Image{BuildContext: "/srv/ctx", Dockerfile: "/srv/ctx/Dockerfile"},
-					Run:   defaults,
-				}
-			},
-		},
-		{
 			name: "run in full",
 			dir:  "p",
 			content: `name = "site.v2"

@@ -157,8 +157,11 @@ func (r *Resolver) onEngineHost(p *Project, mounts []runtime.Mount) []runtime.Mo
 	}
 	out := make([]runtime.Mount, len(mounts))
 	for i, m := range mounts {
-		if rel, err := filepath.Rel(p.Root, m.Source); err == nil && filepath.IsLocal(rel) {
-			m.Source = filepath.Join(r.RemoteRoot, rel)
+		for _, root := range []string{p.Root, p.RealRoot} {
+			if rel, err := filepath.Rel(root, m.Source); root != "" && err == nil && filepath.IsLocal(rel) {
+				m.Source = filepath.Join(r.RemoteRoot, rel)
+				break
+			}
 		}
 		out[i] = m
 	}

@@ -88,6 +88,9 @@ type Resolved struct {
 	// Companions are the specs of the project's companions, in the order
 	// to start them, when the request asked for them.
 	Companions []runtime.Companion
+	// Gate checks the spec's bind sources again right before the create
+	// (runtime.RunOptions.Gate); nil when there is nothing to check.
+	Gate runtime.Gate
 }
 
 // Resolve returns the container spec of project p on the resolver's
@@ -110,7 +113,7 @@ func (r *Resolver) Resolve(ctx context.Context, p *Project, req Request) (Resolv
 	}
 	warnings := append(append([]string(nil), p.Warnings...), planned.Plan.Warnings...)
 	warnings = append(warnings, idWarnings(p, planned.Plan.BuildUID, planned.Plan.BuildGID)...)
-	res := Resolved{Spec: spec, Verify: verify, Warnings: warnings}
+	res := Resolved{Spec: spec, Verify: verify, Warnings: warnings, Gate: r.gate(p)}
 	if req.Companions {
 		if res.Companions, err = r.companions(ctx, p, req); err != nil {
 			return Resolved{}, err

@@ -131,7 +131,7 @@ func (r *Resolver) resolveUnmapped(ctx context.Context, p *Project, req Request)
 	spec.Mounts = append(r.onEngineHost(p, p.Run.Mounts), req.Mounts...)
 	spec.Volumes = volumes
 	spec.KeepVolumeOwners = true
-	return Resolved{Spec: spec, Warnings: idWarnings(p, uid, gid)}, nil
+	return Resolved{Spec: spec, Warnings: idWarnings(p, uid, gid), Gate: r.gate(p)}, nil
 }
 
 // companions resolves the project's companions for a run of it.
@@ -147,7 +147,7 @@ func (r *Resolver) companions(ctx context.Context, p *Project, req Request) ([]r
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, runtime.Companion{Name: c.Name, Spec: res.Spec, Wait: c.Wait, Health: c.Health})
+		out = append(out, runtime.Companion{Name: c.Name, Spec: res.Spec, Wait: c.Wait, Health: c.Health, Gate: res.Gate})
 	}
 	return out, nil
 }

@@ -49,6 +49,8 @@ type Companion struct {
 	// Wait is what must hold before anything that depends on it starts.
 	Wait   Condition
 	Health *Healthcheck
+	// Gate checks Spec's host paths right before the create (RunOptions.Gate).
+	Gate Gate
 }
 
 // CompanionOptions start a run's companions.
@@ -103,7 +105,11 @@ func StartCompanions(ctx context.Context, e Engine, o CompanionOptions) (*Compan
 // start creates, attaches to and starts one companion, learns its address
 // and waits for its condition.
 func (c *Companions) start(ctx context.Context, comp Companion) error {
-	spec, err := withIdentity(c.Join(comp.Spec))
+	spec, err := gated(comp.Gate, c.Join(comp.Spec))
+	if err != nil {
+		return err
+	}
+	spec, err = withIdentity(spec)
 	if err != nil {
 		return fmt.Errorf("creating container: %w", err)
 	}

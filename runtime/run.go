@@ -34,6 +34,24 @@ type RunOptions struct {
 	// Verify fails. Leave it nil when Streams.Stdin is set: an attach may
 	// already have read from stdin.
 	Verify func(context.Context) error
+	// Gate, when not nil, checks the spec's host paths again right before
+	// the create and returns the spec to create (its bind sources as they
+	// resolve now): the companions started before may have changed them.
+	// An error creates nothing and Run returns it as it is.
+	Gate Gate
+}
+
+// Gate checks a spec's host paths right before its container is created
+// and returns the spec to create. The runtime knows nothing of what it
+// checks: the project's resolver hands it over (project.Resolved.Gate).
+type Gate func(ContainerSpec) (ContainerSpec, error)
+
+// gated is spec through gate g, if any.
+func gated(g Gate, spec ContainerSpec) (ContainerSpec, error) {
+	if g == nil {
+		return spec, nil
+	}
+	return g(spec)
 }
 
 // RemoveTimeout bounds the cleanup after a run, which runs even when the
@@ -54,7 +72,12 @@ const RemoveTimeout = 15 * time.Second
 // published ports is removed by Run as before, so the ports are free when
 // it returns (rootless Podman's rootlessport holds them until the cleanup).
 func Run(ctx context.Context, e Engine, opts RunOptions) (int, error) {
-	spec, err := withIdentity(opts.Spec)
+	spec, err := gated(opts.Gate, opts.Spec)
+	if err != nil {
+		return 0, err
+	}
+	Trace(ctx, "host paths checked")
+	spec, err = withIdentity(spec)
 	if err != nil {
 		return 0, fmt.Errorf("creating container: %w", err)
 	}

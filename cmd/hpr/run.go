@@ -171,7 +171,7 @@ func runInSession(ctx context.Context, s *streams, sess *session, o runOptions, 
 	}()
 	res.Spec = comps.Join(res.Spec)
 	res.Spec.TTY, res.Spec.OpenStdin = tty, openStdin
-	opts := runtime.RunOptions{Spec: res.Spec, Streams: runtime.Streams{Stdout: s.out, Stderr: s.err}, Verify: res.Verify}
+	opts := runtime.RunOptions{Spec: res.Spec, Streams: runtime.Streams{Stdout: s.out, Stderr: s.err}, Verify: res.Verify, Gate: res.Gate}
 	if openStdin {
 		opts.Streams.Stdin = s.in
 	}
@@ -226,7 +226,7 @@ func runStale(ctx context.Context, sess *session, req project.Request, opts runt
 		return 0, err
 	}
 	res.Spec.TTY, res.Spec.OpenStdin = opts.Spec.TTY, opts.Spec.OpenStdin
-	opts.Spec, opts.Verify = comps.Join(res.Spec), nil
+	opts.Spec, opts.Verify, opts.Gate = comps.Join(res.Spec), nil, res.Gate
 	return runtime.Run(context.WithoutCancel(ctx), sess.engine, opts)
 }
 

@@ -22,6 +22,11 @@ import (
 // the plan's user (see handOverVolumes). A container whose volumes cannot be
 // handed over is removed.
 func (e *Engine) Create(ctx context.Context, spec runtime.ContainerSpec) (string, error) {
+	if e.socket != "" {
+		if err := relabelSourcesExist(spec); err != nil {
+			return "", fmt.Errorf("creating container: %w", err)
+		}
+	}
 	cfg, hc, err := containerConfig(spec)
 	if err != nil {
 		return "", fmt.Errorf("creating container: %w", err)

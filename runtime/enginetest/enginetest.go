@@ -83,6 +83,7 @@ func Run(t *testing.T, env Env) {
 		{"SecurityDefaults", checkSecurityDefaults},
 		{"NotFound", checkNotFound},
 		{"CreateErrors", checkCreateErrors},
+		{"MissingBindSource", checkMissingBindSource},
 		{"MissingImage", checkMissingImage},
 		{"ImagePinnedByID", checkImagePinnedByID},
 		{"ImportAndReadFiles", checkImportAndReadFiles},
